@@ -1,0 +1,32 @@
+# RADIANT — `make run` serves the app, `make test` runs the tests. No environment needed.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install run test migrate worker clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+run: migrate
+	@$(PY) manage.py seed_demo --with-key | $(PY) -c 'import json,sys; d=json.load(sys.stdin); print("\n  Admin:        http://$(HOST):$(PORT)/admin/  (admin / admin)\n  API docs:     http://$(HOST):$(PORT)/api/docs/\n  Demo API key: " + d["key"] + "  (tenant " + d["tenant"] + ")\n  Try:          curl -H \"Authorization: Bearer " + d["key"] + "\" http://$(HOST):$(PORT)/api/v1/tenant\n")'
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+worker: install
+	$(VENV)/bin/celery -A radiant worker -l info
+
+clean:
+	rm -rf $(VENV) db.sqlite3 staticfiles

@@ -1,0 +1,61 @@
+"""The base class every tenant endpoint uses."""
+
+import sys
+
+from rest_framework.views import APIView
+
+from radiant.auth import ApiKeyAuthentication, IsTenant
+from radiant.tenancy import tenant_scope
+
+
+class TenantAPIView(APIView):
+    """Base class for every tenant endpoint. Owns tenant resolution; hard to bypass.
+
+    After authentication, permission and throttling checks, the rest of the request runs in
+    ``tenant_scope(tenant)``: tenant-owned managers filter by it and, on PostgreSQL, every
+    query runs as the RLS-bound web role with the tenant's signed context. The scope ends
+    (commit, or rollback if the request failed) before the response leaves.
+
+    Subclasses implement handlers (``get``, ``put``, …) and may not replace the methods that
+    establish the tenant or declare class-level querysets (evaluated once, for nobody).
+    """
+
+    authentication_classes = [ApiKeyAuthentication]
+    permission_classes = [IsTenant]
+
+    _sealed = (
+        "dispatch", "initial", "perform_authentication", "check_permissions",
+        "get_authenticators", "get_permissions", "handle_exception",
+        "get_queryset", "get_object", "queryset",
+        "authentication_classes", "permission_classes",
+    )
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        overridden = [name for name in cls._sealed if name in cls.__dict__]
+        if overridden:
+            raise TypeError(
+                f"{cls.__name__} overrides {', '.join(overridden)}: tenant endpoints get the "
+                "tenant from TenantAPIView; use selectors for data"
+            )
+
+    @property
+    def tenant(self):
+        """The calling tenant (a TenantPrincipal)."""
+        return self.request.user
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        self._scope = tenant_scope(request.user.tenant_id)
+        self._scope.__enter__()
+        from tenants.services import api_key_touch
+
+        api_key_touch(tenant_id=request.user.tenant_id, key_id=request.user.key_id)
+
+    def dispatch(self, request, *args, **kwargs):
+        self._scope = None
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        finally:
+            if self._scope is not None:
+                self._scope.__exit__(*sys.exc_info())

@@ -1,0 +1,41 @@
+"""API-key authentication and the tenant permission (kept apart from the views module:
+DRF imports its default authentication classes while rest_framework.views loads)."""
+
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.permissions import BasePermission
+
+from radiant.problems import TenantSuspended
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    """``Authorization: Bearer <key>``. Sets ``request.user`` to a ``TenantPrincipal``."""
+
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        from tenants.selectors import api_key_principal
+
+        header = request.META.get("HTTP_AUTHORIZATION")
+        if not header:
+            return None
+        parts = header.split()
+        if len(parts) != 2 or parts[0].lower() != self.keyword.lower():
+            raise exceptions.AuthenticationFailed("Malformed Authorization header; expected 'Bearer <key>'.")
+        principal = api_key_principal(parts[1])
+        return principal, principal.key_prefix
+
+    def authenticate_header(self, request):
+        return self.keyword
+
+
+class IsTenant(BasePermission):
+    """An authenticated tenant whose status allows API use."""
+
+    def has_permission(self, request, view):
+        principal = request.user
+        if principal is None or not getattr(principal, "is_authenticated", False):
+            raise exceptions.NotAuthenticated("Authentication credentials were not provided.")
+        if principal.status != "active":
+            raise TenantSuspended("This tenant is suspended. Contact support to reactivate it.")
+        return True

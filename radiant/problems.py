@@ -1,0 +1,139 @@
+"""RFC 9457 problem responses: the one place errors become HTTP (DESIGN.md §8).
+
+Domain code raises a ``Problem`` subclass (or DRF raises its own exceptions); the exception
+handler turns either into ``application/problem+json`` with a stable ``code``.
+"""
+
+import logging
+
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+from radiant import tenancy
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+TYPE_BASE = "https://docs.radiant.example/problems/"
+
+
+class Problem(Exception):
+    """A domain error with a stable code. Subclass it; map nothing by hand in views."""
+
+    status = status.HTTP_400_BAD_REQUEST
+    code = "bad_request"
+    title = "Bad request"
+
+    def __init__(self, detail=None, *, headers=None, extra=None):
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+
+class TenantSuspended(Problem):
+    status = status.HTTP_403_FORBIDDEN
+    code = "tenant_suspended"
+    title = "Tenant suspended"
+
+
+class NotFound(Problem):
+    status = status.HTTP_404_NOT_FOUND
+    code = "not_found"
+    title = "Not found"
+
+
+class ServiceUnavailable(Problem):
+    status = status.HTTP_503_SERVICE_UNAVAILABLE
+    code = "service_unavailable"
+    title = "Service unavailable"
+
+
+class PayloadTooLarge(Problem):
+    status = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    code = "payload_too_large"
+    title = "Request body too large"
+
+
+# DRF exception class -> (code, title). Codes are part of the API contract.
+_DRF_CODES = [
+    (exceptions.NotAuthenticated, "not_authenticated", "Not authenticated"),
+    (exceptions.AuthenticationFailed, "not_authenticated", "Not authenticated"),
+    (exceptions.PermissionDenied, "permission_denied", "Permission denied"),
+    (exceptions.NotFound, "not_found", "Not found"),
+    (exceptions.ParseError, "validation_error", "Malformed request body"),
+    (exceptions.ValidationError, "validation_error", "Invalid input"),
+    (exceptions.MethodNotAllowed, "method_not_allowed", "Method not allowed"),
+    (exceptions.NotAcceptable, "not_acceptable", "Not acceptable"),
+    (exceptions.UnsupportedMediaType, "unsupported_media_type", "Unsupported media type"),
+    (exceptions.Throttled, "rate_limited", "Too many requests"),
+]
+
+
+def problem_response(status_code, code, title, detail, *, headers=None, **extra):
+    body = {
+        "type": TYPE_BASE + code,
+        "title": title,
+        "status": status_code,
+        "detail": str(detail),
+        "code": code,
+        **extra,
+    }
+    response = Response(body, status=status_code, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
+    return response
+
+
+def _flatten_errors(detail):
+    """DRF ValidationError detail -> {field: [messages]} (non-field errors under "_")."""
+    if isinstance(detail, dict):
+        return {
+            field: [str(m) for m in (messages if isinstance(messages, list) else [messages])]
+            for field, messages in detail.items()
+        }
+    if isinstance(detail, list):
+        return {"_": [str(m) for m in detail]}
+    return {"_": [str(detail)]}
+
+
+def exception_handler(exc, context):
+    """DRF EXCEPTION_HANDLER: every error of the API leaves through here."""
+    tenancy.mark_rollback()
+
+    if isinstance(exc, Problem):
+        return problem_response(exc.status, exc.code, exc.title, exc.detail, headers=exc.headers, **exc.extra)
+    if isinstance(exc, Http404):
+        return problem_response(404, "not_found", "Not found", "Not found.")
+    if isinstance(exc, PermissionDenied):
+        return problem_response(403, "permission_denied", "Permission denied", "Permission denied.")
+    if isinstance(exc, RequestDataTooBig):
+        return problem_response(413, PayloadTooLarge.code, PayloadTooLarge.title, "The request body is too large.")
+
+    if isinstance(exc, exceptions.APIException):
+        headers = {}
+        if getattr(exc, "auth_header", None):
+            headers["WWW-Authenticate"] = exc.auth_header
+        if getattr(exc, "wait", None) is not None:
+            headers["Retry-After"] = str(int(exc.wait))
+        for cls, code, title in _DRF_CODES:
+            if isinstance(exc, cls):
+                break
+        else:
+            code, title = exc.default_code, "Error"
+        extra = {}
+        if isinstance(exc, exceptions.ValidationError):
+            extra["errors"] = _flatten_errors(exc.detail)
+            detail = "The request has invalid fields."
+        else:
+            detail = exc.detail
+        return problem_response(exc.status_code, code, title, detail, headers=headers, **extra)
+
+    logger.exception("unhandled error in API view", exc_info=exc)
+    return problem_response(500, "server_error", "Internal server error", "An unexpected error occurred.")
+
+
+def json_problem(request, status_code, code, title, detail):
+    """A problem response outside DRF (Django's 404/500 handlers for /api/ paths)."""
+    body = {"type": TYPE_BASE + code, "title": title, "status": status_code, "detail": detail, "code": code}
+    return JsonResponse(body, status=status_code, content_type=PROBLEM_CONTENT_TYPE)

@@ -1,0 +1,253 @@
+"""RADIANT settings: one module, driven by environment variables.
+
+Three ways to run (DESIGN.md §3):
+- embedded default: nothing set -> SQLite file, local-memory cache, eager Celery;
+- services: DATABASE_URL=postgres://..., REDIS_URL=redis://... ;
+- Lambda: the services mode inside Zappa's handler, configured from the environment.
+
+Nothing here does I/O: importing settings must stay cheap for Lambda cold starts.
+"""
+
+import hashlib
+import hmac
+import os
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env(name, default=None):
+    value = os.environ.get(name)
+    return default if value in (None, "") else value
+
+
+def env_bool(name, default=False):
+    value = env(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name, default):
+    return int(env(name, default))
+
+
+def env_list(name, default=""):
+    return [item.strip() for item in env(name, default).split(",") if item.strip()]
+
+
+# --- core ---------------------------------------------------------------------------
+
+RADIANT_ENV = env("RADIANT_ENV", "development")  # development | test | production
+PRODUCTION = RADIANT_ENV == "production"
+
+if PRODUCTION:
+    SECRET_KEY = os.environ["DJANGO_SECRET_KEY"]  # no default for production secrets
+else:
+    SECRET_KEY = env("DJANGO_SECRET_KEY", "radiant-development-only-not-a-secret")
+
+DEBUG = env_bool("DJANGO_DEBUG", default=not PRODUCTION)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "tenants",
+    "models_catalog",
+    "billing",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "radiant.urls"
+WSGI_APPLICATION = "radiant.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+STATIC_URL = env("STATIC_URL", "/static/")
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = DEBUG
+
+# A tenant API body is small JSON; anything bigger is refused with a 413 problem.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 64 * 1024)
+
+# --- databases ----------------------------------------------------------------------
+#
+# On PostgreSQL there are two aliases (DESIGN.md §4):
+# - "default": the operator role (migrations, admin, commands, periodic jobs); it owns the
+#   tables and may cross tenants (superuser or BYPASSRLS);
+# - "tenant": the web role the tenant API runs as; not a superuser, no BYPASSRLS, every
+#   tenant-owned table has RLS enabled and forced. radiant.tenancy routes every query of a
+#   tenant scope here and refuses the operator alias inside a scope.
+# On SQLite both are one database and tenant scoping is done by the ORM alone.
+
+DATABASE_URL = env("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+POSTGRES = DATABASE_URL.startswith(("postgres://", "postgresql://", "pgsql://"))
+TENANT_DB_ROLE = env("DATABASE_TENANT_ROLE", "radiant_web")
+
+
+def _with_user(url, user):
+    """The same database URL, logged in as another user (password from the environment)."""
+    parts = urlsplit(url)
+    password = env("DATABASE_TENANT_PASSWORD")
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{user}:{password}@{host}" if password else f"{user}@{host}"
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _database(url):
+    config = dj_database_url.parse(url)
+    if config["ENGINE"] == "django.db.backends.postgresql":
+        options = {"connect_timeout": env_int("DB_CONNECT_TIMEOUT", 5)}
+        if env_bool("DB_POOL", default=True):
+            # psycopg pool with the seed's values; Django requires CONN_MAX_AGE = 0 with it.
+            options["pool"] = {
+                "min_size": env_int("DB_POOL_MIN", 2),
+                "max_size": env_int("DB_POOL_MAX", 10),
+                "max_idle": env_int("DB_POOL_IDLE", 30),
+                "timeout": env_int("DB_POOL_TIMEOUT", 5),
+            }
+            config["CONN_MAX_AGE"] = 0
+        else:
+            config["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60)
+            config["CONN_HEALTH_CHECKS"] = True
+        config["OPTIONS"] = options
+    return config
+
+
+DATABASES = {"default": _database(DATABASE_URL)}
+if POSTGRES:
+    DATABASES["tenant"] = _database(
+        env("DATABASE_TENANT_URL") or _with_user(DATABASE_URL, TENANT_DB_ROLE)
+    )
+    # In tests the tenant alias points at the same test database, still as the web role.
+    DATABASES["tenant"]["TEST"] = {"MIRROR": "default"}
+
+TENANT_DB_ALIAS = "tenant" if POSTGRES else "default"
+DATABASE_ROUTERS = ["radiant.tenancy.TenantRouter"]
+
+# The tenant context is signed so that SQL run as the web role cannot switch tenants by
+# calling set_config() itself: the policies only trust a tenant id whose signature matches
+# a secret the web role cannot read (see tenants/migrations and radiant/tenancy.py).
+RLS_CONTEXT_SECRET = hmac.new(
+    env("RLS_CONTEXT_SECRET", SECRET_KEY).encode(), b"radiant.rls.context", hashlib.sha256
+).digest()
+
+# --- cache, sessions, Celery --------------------------------------------------------
+
+REDIS_URL = env("REDIS_URL")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env("CACHE_KEY_PREFIX", ""),
+            "OPTIONS": {
+                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                "SOCKET_CONNECT_TIMEOUT": float(env("REDIS_CONNECT_TIMEOUT", "0.5")),
+                "SOCKET_TIMEOUT": float(env("REDIS_TIMEOUT", "0.5")),
+            },
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+SESSION_COOKIE_AGE = 24 * 60 * 60
+
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", REDIS_URL or "memory://")
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=CELERY_BROKER_URL == "memory://")
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_ACKS_LATE = True
+
+# --- API ------------------------------------------------------------------------------
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["radiant.auth.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["radiant.auth.IsTenant"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "radiant.problems.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "RADIANT API",
+    "DESCRIPTION": "Multi-tenant AI platform API. Authenticate with `Authorization: Bearer <key>`.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_AUTHENTICATION": [],
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {"ApiKey": {"type": "http", "scheme": "bearer"}}
+    },
+    "SECURITY": [{"ApiKey": []}],
+}
+
+# How often an API key's last_used_at is written (seconds); reads never wait for it.
+API_KEY_TOUCH_INTERVAL = env_int("API_KEY_TOUCH_INTERVAL", 60)
+
+# --- logging --------------------------------------------------------------------------
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}

@@ -1,0 +1,228 @@
+"""Tenant context: who the current tenant is, and how the database is told.
+
+One mechanism for the whole code base (DESIGN.md §4):
+
+- ``tenant_scope(tenant_id)`` is a context manager. Inside it ``current_tenant_id()``
+  answers, the tenant-owned managers filter by it, and (on PostgreSQL) every query is
+  routed to the ``tenant`` alias, which logs in as the RLS-bound web role.
+- The database learns the tenant lazily, on the first query of each transaction, through
+  ``set_config(..., true)``: transaction-local, so it can never outlive the transaction and
+  leak to the next request on a reused, pooled or proxied connection. A scope that needs the
+  database opens one transaction for its queries and commits it (or rolls it back) on exit.
+  A scope that is answered from the cache sends nothing to the database at all.
+- The tenant id is sent with a signature the web role cannot forge: the RLS policies trust
+  it only when it matches a secret only the owner can read, so ``set_config()`` by SQL
+  cannot switch tenants.
+- Outside a scope there is no tenant: the tenant-owned managers raise instead of returning
+  every tenant's rows. Operator code crosses tenants through the explicitly named
+  ``Model.all_tenants`` manager on the operator alias.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import connections, models, transaction
+
+OPERATOR_DB = "default"
+
+
+class TenantContextError(RuntimeError):
+    """Tenant-owned data was touched without a tenant, or a scope was misused."""
+
+
+class OperatorDatabaseForbidden(RuntimeError):
+    """Code inside a tenant scope tried to use the operator database alias."""
+
+
+@dataclass(eq=False)
+class _Scope:
+    tenant_id: uuid.UUID
+    rollback: bool = False
+    transaction: transaction.Atomic | None = None
+    signature: str = field(default="", repr=False)
+
+
+_current: ContextVar[_Scope | None] = ContextVar("radiant_tenant_scope", default=None)
+
+
+def current_tenant_id() -> uuid.UUID | None:
+    scope = _current.get()
+    return scope.tenant_id if scope else None
+
+
+def require_tenant_id() -> uuid.UUID:
+    tenant_id = current_tenant_id()
+    if tenant_id is None:
+        raise TenantContextError("no tenant context: tenant-owned data needs tenant_scope()")
+    return tenant_id
+
+
+def tenant_db() -> str:
+    """The alias tenant-scoped queries run on: the RLS-bound role where there is one."""
+    return settings.TENANT_DB_ALIAS
+
+
+def db_alias() -> str:
+    """The alias for the code running now: tenant alias in a scope, operator outside."""
+    return tenant_db() if _current.get() else OPERATOR_DB
+
+
+def atomic(**kwargs):
+    """transaction.atomic on the alias the current code actually writes to."""
+    return transaction.atomic(using=db_alias(), **kwargs)
+
+
+def on_commit(func):
+    """transaction.on_commit on the alias the current code actually writes to."""
+    transaction.on_commit(func, using=db_alias())
+
+
+def mark_rollback():
+    """Roll back the current scope's transaction when it ends (the request failed)."""
+    scope = _current.get()
+    if scope is not None:
+        scope.rollback = True
+
+
+def context_signature(tenant_id: uuid.UUID | str) -> str:
+    """sha256(secret || tenant id || secret), as radiant_current_tenant() recomputes it."""
+    secret = settings.RLS_CONTEXT_SECRET
+    return hashlib.sha256(secret + str(tenant_id).encode() + secret).hexdigest()
+
+
+_SET_CONTEXT_SQL = (
+    "SELECT set_config('app.current_tenant_id', %s, true),"
+    " set_config('app.tenant_signature', %s, true)"
+)
+
+
+class _SetContextOnFirstQuery:
+    """Execute wrapper on the tenant alias: opens the scope's transaction and sets context."""
+
+    def __init__(self, scope: _Scope):
+        self.scope = scope
+
+    def __call__(self, execute, sql, params, many, context):
+        connection = context["connection"]
+        if not connection.in_atomic_block:
+            # Autocommit would end the transaction-local context with this very statement:
+            # hold one transaction for the rest of the scope.
+            self.scope.transaction = transaction.atomic(using=connection.alias)
+            self.scope.transaction.__enter__()
+        raw = connection.connection
+        if raw.info.transaction_status == _IDLE:
+            # A new transaction starts with this statement: the context comes first.
+            raw.execute(_SET_CONTEXT_SQL, (str(self.scope.tenant_id), self.scope.signature))
+        return execute(sql, params, many, context)
+
+
+def _refuse_operator_alias(execute, sql, params, many, context):
+    raise OperatorDatabaseForbidden(
+        "the operator database alias cannot be used inside a tenant scope"
+    )
+
+
+try:  # psycopg is only needed on PostgreSQL
+    from psycopg.pq import TransactionStatus
+
+    _IDLE = TransactionStatus.IDLE
+except ImportError:  # pragma: no cover
+    _IDLE = None
+
+
+class tenant_scope:
+    """Run the enclosed code as one tenant. Not re-entrant: tenants are never switched."""
+
+    def __init__(self, tenant_id: uuid.UUID | str):
+        self.tenant_id = tenant_id if isinstance(tenant_id, uuid.UUID) else uuid.UUID(str(tenant_id))
+
+    def __enter__(self):
+        if _current.get() is not None:
+            raise TenantContextError("already inside a tenant scope; scopes do not nest")
+        self.scope = _Scope(self.tenant_id)
+        self.token = _current.set(self.scope)
+        self.wrapped = []
+        alias = tenant_db()
+        if alias != OPERATOR_DB:
+            self.scope.signature = context_signature(self.tenant_id)
+            self._wrap(connections[alias], _SetContextOnFirstQuery(self.scope))
+            self._wrap(connections[OPERATOR_DB], _refuse_operator_alias)
+        return self.scope
+
+    def _wrap(self, connection, wrapper):
+        connection.execute_wrappers.append(wrapper)
+        self.wrapped.append((connection, wrapper))
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            held = self.scope.transaction
+            if held is not None:
+                if self.scope.rollback and exc_type is None:
+                    transaction.set_rollback(True, using=held.using)
+                held.__exit__(exc_type, exc, tb)
+        finally:
+            for connection, wrapper in self.wrapped:
+                connection.execute_wrappers.remove(wrapper)
+            _current.reset(self.token)
+        return False
+
+
+class TenantRouter:
+    """Inside a tenant scope every query goes to the RLS-bound alias; outside, to the operator."""
+
+    def db_for_read(self, model, **hints):
+        return tenant_db() if _current.get() else OPERATOR_DB
+
+    db_for_write = db_for_read
+
+    def allow_relation(self, obj1, obj2, **hints):
+        return True
+
+    def allow_migrate(self, db, app_label, model_name=None, **hints):
+        return db == OPERATOR_DB
+
+
+# --- models -----------------------------------------------------------------------------
+
+
+class TenantQuerySet(models.QuerySet):
+    pass
+
+
+class TenantManager(models.Manager.from_queryset(TenantQuerySet)):
+    """Rows of the current tenant only; raises outside a tenant scope (fails closed)."""
+
+    def get_queryset(self):
+        return super().get_queryset().filter(tenant_id=require_tenant_id())
+
+
+class TenantOrGlobalManager(models.Manager.from_queryset(TenantQuerySet)):
+    """For tables with global rows (tenant_id NULL): global rows plus the current tenant's."""
+
+    def get_queryset(self):
+        return super().get_queryset().filter(
+            models.Q(tenant_id__isnull=True) | models.Q(tenant_id=require_tenant_id())
+        )
+
+
+class TenantOwned(models.Model):
+    """A row that belongs to one tenant. RLS on PostgreSQL, scoped managers everywhere.
+
+    ``objects`` is scoped to the current tenant; ``all_tenants`` is the operator's view.
+    """
+
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
+
+    objects = TenantManager()
+    all_tenants = models.Manager()
+
+    # What the web role may do with the table (see radiant/db_roles.py).
+    web_privileges = "SELECT, INSERT, UPDATE, DELETE"
+
+    class Meta:
+        abstract = True

@@ -1,0 +1,115 @@
+from django import forms
+from django.contrib import admin, messages
+from django.utils import timezone
+
+from tenants import services
+from tenants.models import ApiKey, Membership, Tenant, Tier
+
+
+class OperatorAdmin(admin.ModelAdmin):
+    """The admin is an operator path: it sees every tenant's rows, on the operator alias."""
+
+    def get_queryset(self, request):
+        manager = getattr(self.model, "all_tenants", self.model._default_manager)
+        qs = manager.get_queryset()
+        ordering = self.get_ordering(request)
+        return qs.order_by(*ordering) if ordering else qs
+
+
+@admin.register(Tier)
+class TierAdmin(admin.ModelAdmin):
+    list_display = ["name", "rps", "burst", "daily_quota", "updated_at"]
+    list_editable = ["rps", "burst", "daily_quota"]
+    search_fields = ["name"]
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+    def get_queryset(self, request):
+        return Membership.all_tenants.select_related("user")
+
+
+@admin.register(Tenant)
+class TenantAdmin(admin.ModelAdmin):
+    list_display = ["slug", "name", "tier", "status", "rps_override", "burst_override", "daily_quota_override", "created_at"]
+    list_filter = ["status", "tier"]
+    search_fields = ["slug", "name"]
+    readonly_fields = ["id", "created_at", "updated_at"]
+    inlines = [MembershipInline]
+    actions = ["suspend", "reactivate"]
+
+    @admin.action(description="Suspend selected tenants")
+    def suspend(self, request, queryset):
+        for tenant in queryset:
+            services.tenant_set_status(tenant=tenant, status=Tenant.Status.SUSPENDED)
+        self.message_user(request, f"Suspended {queryset.count()} tenant(s).")
+
+    @admin.action(description="Reactivate selected tenants")
+    def reactivate(self, request, queryset):
+        for tenant in queryset:
+            services.tenant_set_status(tenant=tenant, status=Tenant.Status.ACTIVE)
+        self.message_user(request, f"Reactivated {queryset.count()} tenant(s).")
+
+
+@admin.register(Membership)
+class MembershipAdmin(OperatorAdmin):
+    list_display = ["user", "tenant", "role", "created_at"]
+    list_filter = ["role"]
+    search_fields = ["user__username", "tenant__slug"]
+    autocomplete_fields = ["user", "tenant"]
+
+
+class ApiKeyForm(forms.ModelForm):
+    class Meta:
+        model = ApiKey
+        fields = ["tenant", "name", "expires_at"]
+
+    def clean_expires_at(self):
+        expires_at = self.cleaned_data.get("expires_at")
+        if expires_at is not None and self.instance.pk is None and expires_at <= timezone.now():
+            raise forms.ValidationError("The expiry must be in the future.")
+        return expires_at
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(OperatorAdmin):
+    form = ApiKeyForm
+    list_display = ["prefix", "name", "tenant", "created_at", "last_used_at", "expires_at", "revoked_at"]
+    list_filter = ["tenant"]
+    search_fields = ["prefix", "name", "tenant__slug"]
+    readonly_fields = ["prefix", "created_at", "last_used_at", "revoked_at"]
+    autocomplete_fields = ["tenant"]
+    actions = ["revoke"]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["tenant", "name", "expires_at"]
+        return ["tenant", "name", "prefix", "created_at", "last_used_at", "expires_at", "revoked_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        return ["tenant", *self.readonly_fields]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        key, raw = services.api_key_create(tenant=obj.tenant, name=obj.name, expires_at=obj.expires_at)
+        obj.pk, obj.prefix = key.pk, key.prefix
+        obj._state.adding = False
+        # Shown exactly once; only the hash is stored, and the message is not logged.
+        messages.warning(
+            request,
+            f"New API key for {key.tenant.slug}: {raw} — copy it now, it will not be shown again.",
+        )
+
+    @admin.action(description="Revoke selected API keys")
+    def revoke(self, request, queryset):
+        count = 0
+        for key in queryset.filter(revoked_at__isnull=True):
+            services.api_key_revoke(prefix=key.prefix)
+            count += 1
+        self.message_user(request, f"Revoked {count} API key(s) at {timezone.now():%Y-%m-%d %H:%M:%S} UTC.")

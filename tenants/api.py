@@ -1,0 +1,51 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+
+from radiant.api import TenantAPIView
+from tenants import selectors
+
+
+class LimitsOutput(serializers.Serializer):
+    rps = serializers.IntegerField()
+    burst = serializers.IntegerField()
+    daily_quota = serializers.IntegerField(allow_null=True, help_text="null: unlimited")
+
+
+class TenantView(TenantAPIView):
+    """The calling tenant: identity, status, tier and effective limits."""
+
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.UUIDField(source="tenant_id")
+        slug = serializers.CharField()
+        name = serializers.CharField()
+        status = serializers.CharField()
+        tier = serializers.CharField()
+        limits = LimitsOutput()
+
+    @extend_schema(responses=OutputSerializer)
+    def get(self, request):
+        return Response(self.OutputSerializer(self.tenant).data)
+
+
+class ApiKeyOutput(serializers.Serializer):
+    prefix = serializers.CharField()
+    name = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField(allow_null=True)
+    expires_at = serializers.DateTimeField(allow_null=True)
+    revoked_at = serializers.DateTimeField(allow_null=True)
+
+
+class ApiKeyListView(TenantAPIView):
+    """The tenant's API keys (never the keys themselves: only prefixes are kept)."""
+
+    @extend_schema(responses=ApiKeyOutput(many=True))
+    def get(self, request):
+        return Response({"results": ApiKeyOutput(selectors.api_key_list(), many=True).data})
+
+
+class ApiKeyDetailView(TenantAPIView):
+    @extend_schema(responses=ApiKeyOutput)
+    def get(self, request, prefix):
+        return Response(ApiKeyOutput(selectors.api_key_get(prefix=prefix)).data)

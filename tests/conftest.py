@@ -1,0 +1,104 @@
+"""Shared fixtures. Tests talk to the real PostgreSQL and Redis when they are configured.
+
+Tests marked ``postgres`` or ``redis`` are skipped in the embedded default, and fail instead
+when RADIANT_REQUIRE_SERVICES=1 (CI), so CI can never pass by skipping them.
+"""
+
+import os
+import uuid
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connections
+from rest_framework.test import APIClient
+
+REQUIRE_SERVICES = os.environ.get("RADIANT_REQUIRE_SERVICES") == "1"
+
+
+def _needs(item, marker, available, what):
+    if item.get_closest_marker(marker) and not available:
+        message = f"needs {what}"
+        if REQUIRE_SERVICES:
+            pytest.fail(f"{message}, and RADIANT_REQUIRE_SERVICES=1", pytrace=False)
+        pytest.skip(message)
+
+
+def pytest_runtest_setup(item):
+    _needs(item, "postgres", settings.POSTGRES, "PostgreSQL (DATABASE_URL=postgres://...)")
+    _needs(item, "redis", bool(settings.REDIS_URL), "Redis (REDIS_URL=redis://...)")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    cache.clear()
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _no_open_tenant_transaction():
+    yield
+    # A failed test must not leave the web role's connection inside a transaction:
+    # the next test's flush (TRUNCATE) would wait on its locks.
+    if settings.TENANT_DB_ALIAS in connections:
+        connection = connections[settings.TENANT_DB_ALIAS]
+        if connection.connection is not None and connection.in_atomic_block:
+            connection.close()
+
+
+@pytest.fixture
+def tiers(transactional_db):
+    from tenants.services import tier_seed
+
+    tier_seed()
+
+
+@pytest.fixture
+def make_tenant(tiers):
+    from tenants.services import tenant_create
+
+    def make(slug=None, tier="professional", **overrides):
+        slug = slug or f"t-{uuid.uuid4().hex[:10]}"
+        return tenant_create(slug=slug, name=slug.title(), tier=tier, **overrides)
+
+    return make
+
+
+@pytest.fixture
+def tenant(make_tenant):
+    return make_tenant("tenant-a")
+
+
+@pytest.fixture
+def other_tenant(make_tenant):
+    return make_tenant("tenant-b")
+
+
+@pytest.fixture
+def api_client_for():
+    """api_client_for(tenant) -> an APIClient carrying a fresh API key of that tenant."""
+    from tenants.services import api_key_create
+
+    def make(tenant, **key_options):
+        key, raw = api_key_create(tenant=tenant, **key_options)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+        client.api_key, client.raw_key = key, raw
+        return client
+
+    return make
+
+
+@pytest.fixture
+def anon_client():
+    return APIClient()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_connection_pools(django_db_setup, django_db_blocker):
+    """Give pooled connections back before pytest-django drops the test database."""
+    yield
+    for connection in connections.all(initialized_only=True):
+        connection.close()
+        if hasattr(connection, "close_pool"):
+            connection.close_pool()

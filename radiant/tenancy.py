@@ -213,7 +213,10 @@ class TenantOrGlobalManager(models.Manager.from_queryset(TenantQuerySet)):
 class TenantOwned(models.Model):
     """A row that belongs to one tenant. RLS on PostgreSQL, scoped managers everywhere.
 
-    ``objects`` is scoped to the current tenant; ``all_tenants`` is the operator's view.
+    ``objects`` is scoped to the current tenant and raises outside a scope: application code
+    uses it. ``all_tenants`` is the operator's view, and Django's own machinery (admin,
+    model forms, inline formsets) gets it as the default manager; inside a tenant scope on
+    PostgreSQL even it is bound by RLS, since every query there runs as the web role.
     """
 
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
@@ -226,3 +229,4 @@ class TenantOwned(models.Model):
 
     class Meta:
         abstract = True
+        default_manager_name = "all_tenants"

@@ -102,3 +102,18 @@ def _close_connection_pools(django_db_setup, django_db_blocker):
         connection.close()
         if hasattr(connection, "close_pool"):
             connection.close_pool()
+
+
+@pytest.fixture
+def celery_worker(transactional_db):
+    """A real Celery worker (in a thread) on the configured broker; eager mode needs none."""
+    from radiant.celery import app
+
+    if app.conf.task_always_eager:
+        yield None
+        return
+    from celery.contrib.testing.worker import start_worker
+
+    app.control.purge()  # tasks queued by earlier tests that had no worker
+    with start_worker(app, pool="solo", perform_ping_check=False, loglevel="WARNING", shutdown_timeout=10):
+        yield app

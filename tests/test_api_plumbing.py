@@ -1,0 +1,59 @@
+"""The API plumbing every endpoint shares: problems for bad requests, a base class hard to bypass."""
+
+import pytest
+from rest_framework.response import Response
+
+from radiant import tenancy
+from radiant.api import TenantAPIView
+
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+
+def test_wrong_method_is_a_405_problem(tenant, api_client_for):
+    response = api_client_for(tenant).put("/api/v1/tenant", {"name": "x"}, format="json")
+    assert response.status_code == 405
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["code"] == "method_not_allowed"
+
+
+def test_unknown_api_path_is_a_404_problem(anon_client):
+    response = anon_client.get("/api/v1/no-such-thing")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["code"] == "not_found"
+
+
+@pytest.mark.parametrize("header", ["Bearer " + "x" * 10_000, "Bearer rad_abcdefgh_" + "é" * 40, "Bearer \x00\x01"])
+def test_hostile_authorization_headers_are_401s(anon_client, header):
+    response = anon_client.get("/api/v1/tenant", HTTP_AUTHORIZATION=header)
+    assert response.status_code == 401
+    assert response.json()["code"] == "not_authenticated"
+
+
+def test_unsupported_accept_is_a_406_problem(tenant, api_client_for):
+    response = api_client_for(tenant).get("/api/v1/tenant", HTTP_ACCEPT="text/csv")
+    assert response.status_code == 406
+    assert response.json()["code"] == "not_acceptable"
+
+
+@pytest.mark.parametrize("attribute", ["get_queryset", "get_object", "initial", "dispatch", "queryset", "permission_classes"])
+def test_endpoints_cannot_replace_tenant_resolution(attribute):
+    with pytest.raises(TypeError, match=attribute):
+        type("Sneaky", (TenantAPIView,), {attribute: lambda self: None, "__module__": __name__})
+
+
+def test_plain_subclass_is_fine():
+    class Fine(TenantAPIView):
+        def get(self, request):
+            return Response({})
+
+    assert Fine.authentication_classes == TenantAPIView.authentication_classes
+
+
+def test_tenant_scopes_do_not_nest(tenant, other_tenant):
+    with tenancy.tenant_scope(tenant.id):
+        with pytest.raises(tenancy.TenantContextError):
+            with tenancy.tenant_scope(other_tenant.id):
+                pass
+        assert tenancy.current_tenant_id() == tenant.id
+    assert tenancy.current_tenant_id() is None

@@ -98,10 +98,19 @@ def anon_client():
 def _close_connection_pools(django_db_setup, django_db_blocker):
     """Give pooled connections back before pytest-django drops the test database."""
     yield
-    for connection in connections.all(initialized_only=True):
+    for connection in connections.all():
         connection.close()
         if hasattr(connection, "close_pool"):
             connection.close_pool()
+    if settings.POSTGRES:
+        # Threads that served requests (live_server, Celery worker) may still hold a session.
+        with django_db_blocker.unblock(), connections["default"].cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        connections["default"].close()
+        connections["default"].close_pool()
 
 
 @pytest.fixture

@@ -48,9 +48,10 @@ class TenantAPIView(APIView):
         super().initial(request, *args, **kwargs)
         self._scope = tenant_scope(request.user.tenant_id)
         self._scope.__enter__()
-        from tenants.services import api_key_touch
+        if request.auth.touch_due:
+            from tenants.services import api_key_touch
 
-        api_key_touch(tenant_id=request.user.tenant_id, key_id=request.user.key_id)
+            api_key_touch(tenant_id=request.user.tenant_id, key_id=request.user.key_id, key_hash=request.auth.key_hash)
 
     def dispatch(self, request, *args, **kwargs):
         self._scope = None

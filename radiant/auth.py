@@ -14,7 +14,7 @@ class ApiKeyAuthentication(BaseAuthentication):
     keyword = "Bearer"
 
     def authenticate(self, request):
-        from tenants.selectors import api_key_principal
+        from tenants.selectors import api_key_authenticate
 
         header = request.META.get("HTTP_AUTHORIZATION")
         if not header:
@@ -22,8 +22,8 @@ class ApiKeyAuthentication(BaseAuthentication):
         parts = header.split()
         if len(parts) != 2 or parts[0].lower() != self.keyword.lower():
             raise exceptions.AuthenticationFailed("Malformed Authorization header; expected 'Bearer <key>'.")
-        principal = api_key_principal(parts[1])
-        return principal, principal.key_prefix
+        authenticated = api_key_authenticate(parts[1])
+        return authenticated.principal, authenticated
 
     def authenticate_header(self, request):
         return self.keyword

@@ -8,5 +8,6 @@ class TenantsConfig(AppConfig):
 
     def ready(self):
         from radiant import db_roles
+        from tenants import signals  # noqa: F401  (auth cache invalidation)
 
         post_migrate.connect(db_roles.on_post_migrate, dispatch_uid="radiant.db_roles")

@@ -1,18 +1,24 @@
 """Reads for the tenancy core."""
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from datetime import datetime
-from uuid import UUID
+from uuid import UUID, uuid4
 
+from django.core.cache import cache
 from django.db import connections
 from django.utils import timezone
 from rest_framework import exceptions
 
+from radiant import cache_keys
 from radiant.tenancy import OPERATOR_DB, tenant_db
 from tenants.models import ApiKey
 
+logger = logging.getLogger(__name__)
+
 KEY_SCHEME = "rad"
+AUTH_CACHE_TTL = 300  # a safety net: invalidation is by generation, on commit
 
 
 @dataclass(frozen=True)
@@ -94,16 +100,7 @@ def _lookup(prefix: str, key_hash: str):
     }
 
 
-def api_key_principal(raw_key: str, *, now: datetime | None = None) -> TenantPrincipal:
-    """Authenticate a raw API key. Unknown, revoked and expired keys raise 401."""
-    prefix = api_key_parse(raw_key)
-    row = _lookup(prefix, api_key_hash(raw_key))
-    if row is None:
-        raise exceptions.AuthenticationFailed("Invalid API key.")
-    if row["revoked_at"] is not None:
-        raise exceptions.AuthenticationFailed("This API key has been revoked.")
-    if row["expires_at"] is not None and row["expires_at"] <= (now or timezone.now()):
-        raise exceptions.AuthenticationFailed("This API key has expired.")
+def _principal(row) -> TenantPrincipal:
     return TenantPrincipal(
         tenant_id=row["tenant_id"],
         slug=row["tenant_slug"],
@@ -118,6 +115,68 @@ def api_key_principal(raw_key: str, *, now: datetime | None = None) -> TenantPri
         key_id=row["key_id"],
         key_prefix=row["key_prefix"],
     )
+
+
+@dataclass(frozen=True)
+class Authenticated:
+    principal: TenantPrincipal
+    key_hash: str
+    touch_due: bool  # time to record the key's last use (at most once per interval)
+
+
+def _cached_lookup(prefix: str, key_hash: str):
+    """The key's row, from the auth cache when it is current, else from the database.
+
+    One cache round trip (MGET) fetches the auth generation, the cached row and the
+    last-use gate together. Any change to a tier, tenant or key replaces the generation
+    (on commit), so a revoked key, a suspension or a tier edit applies on the next request.
+    If the cache is down, the database answers.
+    """
+    entry_key, generation_key, touch_key = (
+        cache_keys.auth_entry(key_hash), cache_keys.auth_generation(), cache_keys.auth_touched(key_hash)
+    )
+    try:
+        found = cache.get_many([generation_key, entry_key, touch_key])
+    except Exception:
+        logger.warning("auth cache unavailable; authenticating from the database")
+        return _lookup(prefix, key_hash), False
+    generation, entry = found.get(generation_key), found.get(entry_key)
+    touch_due = touch_key not in found
+    if entry is not None and generation is not None and entry["generation"] == generation:
+        return entry["row"], touch_due
+    row = _lookup(prefix, key_hash)
+    try:
+        if generation is None:
+            generation = auth_generation_new()
+        if row is not None:
+            cache.set(entry_key, {"generation": generation, "row": row}, AUTH_CACHE_TTL)
+    except Exception:
+        logger.warning("auth cache unavailable; not caching the key")
+    return row, touch_due
+
+
+def auth_generation_new() -> str:
+    """Start a new auth generation: every cached key entry is stale from now on."""
+    generation = uuid4().hex
+    cache.set(cache_keys.auth_generation(), generation, None)
+    return generation
+
+
+def api_key_authenticate(raw_key: str, *, now: datetime | None = None) -> Authenticated:
+    """Authenticate a raw API key. Unknown, revoked and expired keys raise 401."""
+    prefix, key_hash = api_key_parse(raw_key), api_key_hash(raw_key)
+    row, touch_due = _cached_lookup(prefix, key_hash)
+    if row is None:
+        raise exceptions.AuthenticationFailed("Invalid API key.")
+    if row["revoked_at"] is not None:
+        raise exceptions.AuthenticationFailed("This API key has been revoked.")
+    if row["expires_at"] is not None and row["expires_at"] <= (now or timezone.now()):
+        raise exceptions.AuthenticationFailed("This API key has expired.")
+    return Authenticated(_principal(row), key_hash, touch_due)
+
+
+def api_key_principal(raw_key: str, *, now: datetime | None = None) -> TenantPrincipal:
+    return api_key_authenticate(raw_key, now=now).principal
 
 
 def api_key_list():

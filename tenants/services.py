@@ -98,20 +98,19 @@ def api_key_revoke(*, prefix: str) -> ApiKey:
     return key
 
 
-def api_key_touch(*, tenant_id, key_id: int) -> None:
-    """Record that a key was used, at most once per API_KEY_TOUCH_INTERVAL.
+def api_key_touch(*, tenant_id, key_id: int, key_hash: str) -> None:
+    """Record that a key was used; called when the auth cache says it is due.
 
-    Called on the request path, so the write goes to a Celery task (off the hot path); if the
-    broker cannot take it, it is written here, in the caller's tenant scope.
+    The gate is set first, so other requests skip it for API_KEY_TOUCH_INTERVAL. The write
+    goes to a Celery task, off the request path; if the broker cannot take it, it is done
+    here, in the caller's tenant scope.
     """
     from tenants.tasks import api_key_mark_used
 
     try:
-        due = cache.add(cache_keys.api_key_touch(key_id), 1, settings.API_KEY_TOUCH_INTERVAL)
-    except Exception:  # the cache being down must not fail the request
+        cache.set(cache_keys.auth_touched(key_hash), 1, settings.API_KEY_TOUCH_INTERVAL)
+    except Exception:  # the cache being down must not fail the request, nor write every time
         logger.warning("cache unavailable; skipping last_used_at update")
-        return
-    if not due:
         return
     kwargs = {"tenant_id": str(tenant_id), "key_id": key_id, "at": timezone.now().isoformat()}
     try:

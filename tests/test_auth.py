@@ -4,8 +4,10 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from rest_framework.exceptions import AuthenticationFailed
 
 from tenants.models import Tenant
+from tenants.selectors import api_key_authenticate
 from tenants.services import api_key_revoke, tenant_set_status
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -79,10 +81,21 @@ def test_revoked_key(tenant, api_client_for):
 def test_expired_key(tenant, api_client_for):
     client = api_client_for(tenant, expires_at=timezone.now() + timedelta(seconds=60))
     assert get_tenant(client).status_code == 200
-    type(client.api_key).all_tenants.filter(pk=client.api_key.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    key = client.api_key
+    key.expires_at = timezone.now() - timedelta(seconds=1)  # an operator shortens it
+    key.save()
 
     body = assert_problem(get_tenant(client), 401, "not_authenticated")
     assert "expired" in body["detail"]
+
+
+def test_key_expires_on_time_even_while_its_auth_entry_is_cached(tenant, api_client_for):
+    expires_at = timezone.now() + timedelta(hours=1)
+    client = api_client_for(tenant, expires_at=expires_at)
+    assert api_key_authenticate(client.raw_key).principal.tenant_id == tenant.id  # cached now
+
+    with pytest.raises(AuthenticationFailed, match="expired"):
+        api_key_authenticate(client.raw_key, now=expires_at + timedelta(seconds=1))
 
 
 def test_suspended_tenant_gets_403_and_reactivation_restores_access(tenant, api_client_for):

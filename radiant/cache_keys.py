@@ -14,3 +14,70 @@ def auth_touched(key_hash: str) -> str:
 def auth_generation() -> str:
     """The current generation of cached auth entries; replaced on any tier/tenant/key change."""
     return "auth:generation"
+
+
+# --- catalog, configuration, translations (issue 3) -------------------------------------
+#
+# DESIGN.md §6 names and TTLs (seconds). A payload entry holds the rendered JSON response
+# for one (tenant, resource) and the version tokens it was built under; a version key is
+# replaced on commit of any change, which makes every entry built under the old token stale
+# at once (O(1), no KEYS/SCAN). See radiant/cache.py.
+
+MODELS_TTL = 5 * 60
+CONFIG_TTL = 5 * 60
+I18N_TTL = 60 * 60
+SESSION_TTL = 24 * 60 * 60
+
+# Sessions are keyed by Django's random session key, not by (tenant, user): operators are
+# not tenant-bound and the session key is the secret the cookie carries.
+SESSION_PREFIX = "session:"
+
+
+def models_list(tenant_id, *, category=None, status=None) -> str:
+    """``models:{tenant_id}:list``; a filtered list is its own entry (filters are enums)."""
+    key = f"models:{tenant_id}:list"
+    if category:
+        key += f":category={category}"
+    if status:
+        key += f":status={status}"
+    return key
+
+
+def models_detail(tenant_id, slug) -> str:
+    """``models:{tenant_id}:{model}`` by slug (the slug ``list`` is reserved)."""
+    return f"models:{tenant_id}:{slug}"
+
+
+def models_version(tenant_id=None) -> str:
+    """Version token of the catalog (global) or of one tenant's switched-off models."""
+    return f"version:models:{tenant_id or 'global'}"
+
+
+def config_all(tenant_id) -> str:
+    """The merged configuration of a tenant (the config key ``all`` is reserved)."""
+    return f"config:{tenant_id}:all"
+
+
+def config_item(tenant_id, key) -> str:
+    """``config:{tenant_id}:{key}``: one merged entry as the tenant sees it."""
+    return f"config:{tenant_id}:{key}"
+
+
+def config_version(tenant_id=None) -> str:
+    """Version token of the global entries, or of one tenant's overrides."""
+    return f"version:config:{tenant_id or 'global'}"
+
+
+def i18n_bundle(language) -> str:
+    """``i18n:{language}:bundle``: the language's bundle with default-language fallbacks."""
+    return f"i18n:{language}:bundle"
+
+
+def i18n_version() -> str:
+    """Version token of all translations (a default-language edit changes every bundle)."""
+    return "version:i18n"
+
+
+def rebuild_lock(key) -> str:
+    """Held by the one request that rebuilds ``key`` while others wait or serve stale."""
+    return f"lock:{key}"

@@ -65,6 +65,9 @@ INSTALLED_APPS = [
     "tenants",
     "models_catalog",
     "billing",
+    # catalog, configuration and translations (issue 3)
+    "configuration",
+    "localization",
 ]
 
 MIDDLEWARE = [
@@ -204,6 +207,12 @@ else:
 
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 SESSION_COOKIE_AGE = 24 * 60 * 60
+
+# Sessions (issue 3): with Redis they live in the cache only, as "session:<session key>"
+# with a 24 h TTL (DESIGN.md §6); the embedded default keeps cached_db, so admin logins
+# survive a restart that empties the local-memory cache.
+if REDIS_URL:
+    SESSION_ENGINE = "radiant.sessions"
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", REDIS_URL or "memory://")
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=CELERY_BROKER_URL == "memory://")

@@ -1,0 +1,61 @@
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+
+from models_catalog import caching, selectors
+from models_catalog.models import AIModel
+from radiant import cache
+from radiant.api import TenantAPIView
+from radiant.inputs import StrictInput, query_input
+
+
+class ModelOutput(serializers.Serializer):
+    slug = serializers.CharField()
+    display_name = serializers.CharField()
+    provider = serializers.CharField()
+    category = serializers.CharField()
+    status = serializers.CharField()
+    input_cost_per_1k = serializers.DecimalField(max_digits=12, decimal_places=6)
+    output_cost_per_1k = serializers.DecimalField(max_digits=12, decimal_places=6)
+    context_window = serializers.IntegerField()
+    owner = serializers.SerializerMethodField(help_text="global, or tenant for the tenant's private models")
+
+    def get_owner(self, model) -> str:
+        return "global" if model.tenant_id is None else "tenant"
+
+
+class ModelListView(TenantAPIView):
+    """The models this tenant may use: global and its own, enabled, not disabled or switched off."""
+
+    class FilterInput(StrictInput):
+        category = serializers.ChoiceField(choices=AIModel.Category.choices, required=False)
+        status = serializers.ChoiceField(choices=AIModel.LISTED_STATUSES, required=False)
+
+    class OutputSerializer(ModelOutput):
+        pass
+
+    @extend_schema(
+        parameters=[FilterInput],
+        responses=OutputSerializer(many=True),
+    )
+    def get(self, request):
+        filters = query_input(self.FilterInput, request)
+        plan = caching.models_list_plan(tenant_id=self.tenant.tenant_id, **filters)
+        return cache.serve(
+            request, plan,
+            lambda: {"results": self.OutputSerializer(selectors.model_list(**filters), many=True).data},
+        )
+
+
+class ModelDetailView(TenantAPIView):
+    class OutputSerializer(ModelOutput):
+        metadata = serializers.JSONField()
+
+    @extend_schema(
+        parameters=[OpenApiParameter("slug", str, OpenApiParameter.PATH)],
+        responses=OutputSerializer,
+    )
+    def get(self, request, slug):
+        if not selectors.model_slug_valid(slug):  # never a cache key
+            raise selectors.ModelNotFound(f"No model {slug!r}.")
+        plan = caching.models_detail_plan(tenant_id=self.tenant.tenant_id, slug=slug)
+        return cache.serve(request, plan, lambda: self.OutputSerializer(selectors.model_get(slug=slug)).data)

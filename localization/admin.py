@@ -1,0 +1,24 @@
+from django.contrib import admin
+
+from localization.models import Language, Translation
+
+
+@admin.register(Language)
+class LanguageAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "is_default", "translation_count", "updated_at"]
+    list_editable = ["name", "is_default"]
+    search_fields = ["code", "name"]
+
+    @admin.display(description="translations")
+    def translation_count(self, obj):
+        return obj.translations.count()
+
+
+@admin.register(Translation)
+class TranslationAdmin(admin.ModelAdmin):
+    list_display = ["key", "language", "text", "updated_at"]
+    list_editable = ["text"]
+    list_filter = ["language"]
+    search_fields = ["key", "text"]
+    list_select_related = ["language"]
+    ordering = ["key", "language__code"]

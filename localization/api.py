@@ -1,0 +1,27 @@
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+
+from localization import caching, selectors
+from radiant import cache
+from radiant.api import TenantAPIView
+
+
+class BundleOutput(serializers.Serializer):
+    language = serializers.CharField()
+    default_language = serializers.CharField(allow_null=True)
+    translations = serializers.DictField(child=serializers.CharField())
+    fallback_keys = serializers.ListField(
+        child=serializers.CharField(), help_text="keys this language lacks, shown in the default language"
+    )
+
+
+class BundleView(TenantAPIView):
+    """A language's translations, falling back to the default language key by key."""
+
+    @extend_schema(parameters=[OpenApiParameter("language", str, OpenApiParameter.PATH)], responses=BundleOutput)
+    def get(self, request, language):
+        code = language.lower()
+        if not selectors.language_code_valid(code):  # never a cache key
+            raise selectors.LanguageNotFound(f"No language {language!r}.")
+        plan = caching.i18n_bundle_plan(language=code)
+        return cache.serve(request, plan, lambda: BundleOutput(selectors.bundle(language=code)).data)

@@ -8,6 +8,10 @@ from radiant.problems import json_problem
 
 api_v1 = [
     path("", include("tenants.urls")),
+    # catalog, configuration and translations (issue 3)
+    path("", include("models_catalog.urls")),
+    path("", include("configuration.urls")),
+    path("", include("localization.urls")),
 ]
 
 urlpatterns = [

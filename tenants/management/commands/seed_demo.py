@@ -28,6 +28,13 @@ class Command(JsonCommand):
             tenant, _ = Tenant.objects.get_or_create(slug=slug, defaults={"name": name, "tier": Tier.objects.get(name=tier)})
             tenants.append(tenant)
         self.progress(f"tiers: {Tier.objects.count()}, demo tenants: {len(tenants)}")
+        # --- catalog, configuration and translations (issue 3) ---
+        from configuration.seed import config_seed
+        from localization.seed import i18n_seed
+        from models_catalog.seed import catalog_seed
+
+        self.progress(f"models: {catalog_seed()}, config entries: {config_seed()}, languages: {i18n_seed()}")
+        # --- end issue 3 ---
         User = get_user_model()
         admin, created = User.objects.get_or_create(
             username="admin", defaults={"is_staff": True, "is_superuser": True, "email": "admin@example.com"}

@@ -1,0 +1,162 @@
+"""Fixtures for the catalog, configuration and translation tests (issue 3)."""
+
+import contextlib
+from decimal import Decimal
+
+import pytest
+from django.conf import settings
+from django.db import connections
+from django.test.utils import CaptureQueriesContext
+
+from configuration.models import ConfigEntry
+from localization.models import Language, Translation
+from models_catalog.models import AIModel
+
+
+def make_model(slug, *, tenant=None, **fields):
+    defaults = {
+        "display_name": slug.title(), "provider": "openai", "category": "chat", "status": "active",
+        "is_enabled": True, "input_cost_per_1k": Decimal("0.0025"), "output_cost_per_1k": Decimal("0.01"),
+        "context_window": 128_000,
+    }
+    defaults.update(fields)
+    return AIModel.all_tenants.create(tenant=tenant, slug=slug, **defaults)
+
+
+@pytest.fixture
+def catalog(tiers):
+    """A small global catalog: two listed chat models, an embedding one, one of each hidden kind."""
+    return {
+        "gpt-4o": make_model("gpt-4o"),
+        "claude-3.5-sonnet": make_model(
+            "claude-3.5-sonnet", provider="anthropic", input_cost_per_1k=Decimal("0.003"),
+            output_cost_per_1k=Decimal("0.015"), context_window=200_000,
+        ),
+        "embed-v3": make_model("embed-v3", provider="cohere", category="embedding", output_cost_per_1k=Decimal("0")),
+        "old-model": make_model("old-model", status="deprecated"),
+        "retired": make_model("retired", status="disabled"),
+        "switched-off": make_model("switched-off", is_enabled=False),
+    }
+
+
+@pytest.fixture
+def config_entries(tiers):
+    def entry(key, value_type, value, overridable=True, **constraints):
+        return ConfigEntry.objects.create(
+            key=key, value_type=value_type, value=value, is_overridable=overridable,
+            description=f"{key} setting", **constraints,
+        )
+
+    return {
+        "ui.theme": entry("ui.theme", "string", "system", choices=["light", "dark", "system"]),
+        "chat.default_model": entry("chat.default_model", "string", "gpt-4o", max_length=100),
+        "chat.max_tokens": entry("chat.max_tokens", "integer", 4096, min_value=1, max_value=32768),
+        "chat.temperature": entry("chat.temperature", "number", 0.7, min_value=0, max_value=2),
+        "features.streaming": entry("features.streaming", "boolean", True),
+        "webhooks.retry": entry(
+            "webhooks.retry", "json", {"attempts": 3},
+            json_schema={
+                "type": "object", "properties": {"attempts": {"type": "integer", "minimum": 0}},
+                "required": ["attempts"], "additionalProperties": False,
+            },
+        ),
+        "moderation.enabled": entry("moderation.enabled", "boolean", True, overridable=False),
+    }
+
+
+@pytest.fixture
+def languages(tiers):
+    en = Language.objects.create(code="en", name="English", is_default=True)
+    de = Language.objects.create(code="de", name="Deutsch")
+    for key, text in {"common.save": "Save", "common.cancel": "Cancel", "models.title": "Models"}.items():
+        Translation.objects.create(language=en, key=key, text=text)
+    for key, text in {"common.save": "Speichern", "models.title": "Modelle"}.items():
+        Translation.objects.create(language=de, key=key, text=text)
+    return {"en": en, "de": de}
+
+
+@pytest.fixture
+def superuser_client(client, django_user_model):
+    user = django_user_model.objects.create_superuser("operator", "op@example.com", "pw-operator-1")
+    client.force_login(user)
+    return client
+
+
+# --- measuring what a request costs --------------------------------------------------------
+
+
+def _is_auth_lookup(sql: str) -> bool:
+    """The API key lookup of authentication: not this feature's, and cached by a later issue."""
+    return "radiant_api_key_lookup" in sql or "tenants_apikey" in sql
+
+
+@contextlib.contextmanager
+def capture_sql():
+    """Every SQL statement sent on any database alias inside the block."""
+    with contextlib.ExitStack() as stack:
+        contexts = [stack.enter_context(CaptureQueriesContext(connections[alias])) for alias in settings.DATABASES]
+        queries = []
+        yield queries
+    for context in contexts:
+        queries.extend(query["sql"] for query in context.captured_queries)
+
+
+def feature_sql(queries):
+    """The statements of a request other than authentication's API key lookup."""
+    return [sql for sql in queries if not _is_auth_lookup(sql)]
+
+
+@contextlib.contextmanager
+def record_cache_calls():
+    """Calls on the Django cache backend, as (operation, keys), in this thread."""
+    from django.core.cache import caches
+
+    backend = caches["default"]
+    calls = []
+    originals = {}
+    depth = [0]  # LocMemCache.get_many calls get(): count the outer call only
+
+    def wrap(name):
+        original = getattr(backend, name)
+        originals[name] = original
+
+        def wrapper(*args, **kwargs):
+            if depth[0] == 0:
+                first = args[0] if args else None
+                keys = list(first) if isinstance(first, (list, tuple, dict)) else [first]
+                calls.append((name, [str(key) for key in keys]))
+            depth[0] += 1
+            try:
+                return original(*args, **kwargs)
+            finally:
+                depth[0] -= 1
+
+        setattr(backend, name, wrapper)
+
+    for name in ("get", "get_many", "set", "set_many", "add", "delete", "delete_many", "incr", "has_key", "touch"):
+        wrap(name)
+    try:
+        yield calls
+    finally:
+        for name in originals:
+            delattr(backend, name)
+
+
+@contextlib.contextmanager
+def record_redis_round_trips():
+    """Every round trip to Redis (a command or a pipeline), as the bytes sent, any thread."""
+    from redis.connection import AbstractConnection
+
+    trips = []
+    original = AbstractConnection.send_packed_command
+
+    def send(self, command, check_health=True):
+        data = command if isinstance(command, (bytes, bytearray)) else b"".join(bytes(c) for c in command)
+        trips.append(bytes(data))
+        return original(self, command, check_health=check_health)
+
+    AbstractConnection.send_packed_command = send
+    try:
+        yield trips
+    finally:
+        AbstractConnection.send_packed_command = original

@@ -24,6 +24,8 @@ class TypedValueForm(forms.ModelForm):
     def _value_type(self, instance):  # pragma: no cover - overridden
         raise NotImplementedError
 
+    _parse_error = None
+
     def _parse_value(self, value_type):
         text = self.cleaned_data.get("value")
         if value_type is None or text is None:
@@ -31,7 +33,13 @@ class TypedValueForm(forms.ModelForm):
         try:
             self.cleaned_data["value"] = values.parse_text(value_type, text)
         except values.InvalidValue as exc:
-            self.add_error("value", f"Invalid {value_type} value: {exc}")
+            self._parse_error = f"Invalid {value_type} value: {exc}"
+            self.add_error("value", self._parse_error)
+
+    def _post_clean(self):
+        super()._post_clean()
+        if self._parse_error:  # the model's check of the old value would only repeat it
+            self._errors["value"] = self.error_class([self._parse_error])
 
 
 class ConfigEntryForm(TypedValueForm):

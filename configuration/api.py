@@ -10,7 +10,7 @@ from radiant.inputs import StrictInput
 KEY_PARAMETER = OpenApiParameter("key", str, OpenApiParameter.PATH, description="e.g. chat.max_tokens")
 
 
-class EntryOutput(serializers.Serializer):
+class ConfigEntryOutput(serializers.Serializer):
     key = serializers.CharField()
     value = serializers.JSONField()
     type = serializers.CharField()
@@ -19,35 +19,39 @@ class EntryOutput(serializers.Serializer):
     description = serializers.CharField()
 
 
+class ConfigListOutput(serializers.Serializer):
+    results = ConfigEntryOutput(many=True)
+
+
 class ConfigListView(TenantAPIView):
     """Every configuration entry as this tenant sees it (its override over the global value)."""
 
-    @extend_schema(responses=EntryOutput(many=True))
+    @extend_schema(operation_id="v1_config_list", responses=ConfigListOutput)
     def get(self, request):
         plan = caching.config_all_plan(tenant_id=self.tenant.tenant_id)
-        return cache.serve(
-            request, plan, lambda: {"results": EntryOutput(selectors.config_list(), many=True).data}
-        )
+        return cache.serve(request, plan, lambda: ConfigListOutput({"results": selectors.config_list()}).data)
 
 
 class ConfigDetailView(TenantAPIView):
+    """One merged entry; PUT sets this tenant's override (if the key allows it), DELETE clears it."""
+
     class InputSerializer(StrictInput):
         value = serializers.JSONField(allow_null=True, help_text="Checked against the entry's type and constraints.")
 
-    @extend_schema(parameters=[KEY_PARAMETER], responses=EntryOutput)
+    @extend_schema(parameters=[KEY_PARAMETER], responses=ConfigEntryOutput)
     def get(self, request, key):
         if not selectors.config_key_valid(key):  # never a cache key
             raise selectors.ConfigKeyNotFound(f"No configuration key {key!r}.")
         plan = caching.config_item_plan(tenant_id=self.tenant.tenant_id, key=key)
-        return cache.serve(request, plan, lambda: EntryOutput(selectors.config_get(key=key)).data)
+        return cache.serve(request, plan, lambda: ConfigEntryOutput(selectors.config_get(key=key)).data)
 
-    @extend_schema(parameters=[KEY_PARAMETER], request=InputSerializer, responses=EntryOutput)
+    @extend_schema(parameters=[KEY_PARAMETER], request=InputSerializer, responses=ConfigEntryOutput)
     def put(self, request, key):
         services.config_override_check(key=key)  # 404 / 403 before the body is looked at
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         merged = services.config_override_set(key=key, value=serializer.validated_data["value"])
-        return Response(EntryOutput(merged).data)
+        return Response(ConfigEntryOutput(merged).data)
 
     @extend_schema(parameters=[KEY_PARAMETER], responses={204: None})
     def delete(self, request, key):

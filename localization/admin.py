@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db.models import Count
 
 from localization.models import Language, Translation
 
@@ -9,9 +10,12 @@ class LanguageAdmin(admin.ModelAdmin):
     list_editable = ["name", "is_default"]
     search_fields = ["code", "name"]
 
-    @admin.display(description="translations")
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(translation_total=Count("translations"))
+
+    @admin.display(description="translations", ordering="translation_total")
     def translation_count(self, obj):
-        return obj.translations.count()
+        return obj.translation_total
 
 
 @admin.register(Translation)

@@ -6,7 +6,7 @@ from radiant import cache
 from radiant.api import TenantAPIView
 
 
-class BundleOutput(serializers.Serializer):
+class I18nBundleOutput(serializers.Serializer):
     language = serializers.CharField()
     default_language = serializers.CharField(allow_null=True)
     translations = serializers.DictField(child=serializers.CharField())
@@ -18,10 +18,10 @@ class BundleOutput(serializers.Serializer):
 class BundleView(TenantAPIView):
     """A language's translations, falling back to the default language key by key."""
 
-    @extend_schema(parameters=[OpenApiParameter("language", str, OpenApiParameter.PATH)], responses=BundleOutput)
+    @extend_schema(parameters=[OpenApiParameter("language", str, OpenApiParameter.PATH)], responses=I18nBundleOutput)
     def get(self, request, language):
         code = language.lower()
         if not selectors.language_code_valid(code):  # never a cache key
             raise selectors.LanguageNotFound(f"No language {language!r}.")
         plan = caching.i18n_bundle_plan(language=code)
-        return cache.serve(request, plan, lambda: BundleOutput(selectors.bundle(language=code)).data)
+        return cache.serve(request, plan, lambda: I18nBundleOutput(selectors.bundle(language=code)).data)

@@ -23,6 +23,14 @@ class ModelOutput(serializers.Serializer):
         return "global" if model.tenant_id is None else "tenant"
 
 
+class ModelListOutput(serializers.Serializer):
+    results = ModelOutput(many=True)
+
+
+class ModelDetailOutput(ModelOutput):
+    metadata = serializers.JSONField()
+
+
 class ModelListView(TenantAPIView):
     """The models this tenant may use: global and its own, enabled, not disabled or switched off."""
 
@@ -30,32 +38,21 @@ class ModelListView(TenantAPIView):
         category = serializers.ChoiceField(choices=AIModel.Category.choices, required=False)
         status = serializers.ChoiceField(choices=AIModel.LISTED_STATUSES, required=False)
 
-    class OutputSerializer(ModelOutput):
-        pass
-
-    @extend_schema(
-        parameters=[FilterInput],
-        responses=OutputSerializer(many=True),
-    )
+    @extend_schema(operation_id="v1_models_list", parameters=[FilterInput], responses=ModelListOutput)
     def get(self, request):
         filters = query_input(self.FilterInput, request)
         plan = caching.models_list_plan(tenant_id=self.tenant.tenant_id, **filters)
         return cache.serve(
-            request, plan,
-            lambda: {"results": self.OutputSerializer(selectors.model_list(**filters), many=True).data},
+            request, plan, lambda: ModelListOutput({"results": selectors.model_list(**filters)}).data
         )
 
 
 class ModelDetailView(TenantAPIView):
-    class OutputSerializer(ModelOutput):
-        metadata = serializers.JSONField()
+    """One model this tenant may use, with its metadata."""
 
-    @extend_schema(
-        parameters=[OpenApiParameter("slug", str, OpenApiParameter.PATH)],
-        responses=OutputSerializer,
-    )
+    @extend_schema(parameters=[OpenApiParameter("slug", str, OpenApiParameter.PATH)], responses=ModelDetailOutput)
     def get(self, request, slug):
         if not selectors.model_slug_valid(slug):  # never a cache key
             raise selectors.ModelNotFound(f"No model {slug!r}.")
         plan = caching.models_detail_plan(tenant_id=self.tenant.tenant_id, slug=slug)
-        return cache.serve(request, plan, lambda: self.OutputSerializer(selectors.model_get(slug=slug)).data)
+        return cache.serve(request, plan, lambda: ModelDetailOutput(selectors.model_get(slug=slug)).data)

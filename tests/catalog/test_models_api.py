@@ -5,7 +5,7 @@ import hashlib
 import pytest
 
 from models_catalog import services
-from tests.catalog.conftest import make_model
+from tests.catalog.conftest import capture_sql, feature_sql, make_model
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -102,6 +102,12 @@ def test_other_tenants_private_model_is_invisible_cached_or_not(catalog, tenant,
         assert owner.get("/api/v1/models/secret-model").status_code == 200
         assert "secret-model" not in slugs(stranger.get("/api/v1/models"))
         assert stranger.get("/api/v1/models/secret-model").status_code == 404
+
+    # Each tenant has entries of its own: both stay warm side by side.
+    for client in (owner, stranger):
+        with capture_sql() as queries:
+            client.get("/api/v1/models")
+        assert feature_sql(queries) == []
 
 
 def test_switched_off_model_is_404_for_that_tenant_only(catalog, tenant, other_tenant, api_client_for):

@@ -4,13 +4,11 @@ import contextlib
 from decimal import Decimal
 
 import pytest
-from django.conf import settings
-from django.db import connections
-from django.test.utils import CaptureQueriesContext
 
 from configuration.models import ConfigEntry
 from localization.models import Language, Translation
 from models_catalog.models import AIModel
+from tests.querycount import captured_queries
 
 
 def make_model(slug, *, tenant=None, **fields):
@@ -86,19 +84,17 @@ def superuser_client(client, django_user_model):
 
 
 def _is_auth_lookup(sql: str) -> bool:
-    """The API key lookup of authentication: not this feature's, and cached by a later issue."""
+    """Authentication's API key lookup (on a cold auth cache): not this feature's SQL."""
     return "radiant_api_key_lookup" in sql or "tenants_apikey" in sql
 
 
 @contextlib.contextmanager
 def capture_sql():
-    """Every SQL statement sent on any database alias inside the block."""
-    with contextlib.ExitStack() as stack:
-        contexts = [stack.enter_context(CaptureQueriesContext(connections[alias])) for alias in settings.DATABASES]
-        queries = []
-        yield queries
-    for context in contexts:
-        queries.extend(query["sql"] for query in context.captured_queries)
+    """Every SQL statement sent on any database alias inside the block (filled after it)."""
+    statements = []
+    with captured_queries() as queries:
+        yield statements
+    statements.extend(query["sql"] for query in queries)
 
 
 def feature_sql(queries):

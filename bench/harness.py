@@ -83,7 +83,7 @@ def gunicorn(env: dict[str, str], *, workers: int = 2, worker_class: str = "sync
         stderr.seek(0)
         text = stderr.read().decode(errors="replace")
         stderr.close()
-        if text.strip():
+        if process.returncode not in (0, -signal.SIGTERM) and text.strip():
             print(f"[gunicorn stderr]\n{text[-4000:]}", file=sys.stderr)
 
 
@@ -128,12 +128,12 @@ def parse_wrk(output: str) -> WrkResult:
     )
 
 
-def run_wrk(url: str, *, connections: int = 16, threads: int = 2, duration: float = 5,
+def run_wrk(url: str, *, connections: int = 16, threads: int = 2, duration: int = 5,
             headers: dict[str, str] | None = None) -> WrkResult:
     """Drive ``url`` with wrk for ``duration`` seconds (local targets only)."""
     if not url.startswith(f"http://{HOST}:"):
         raise ValueError("benchmarks target 127.0.0.1 only")
-    command = [WRK, f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency"]
+    command = [WRK, f"-t{threads}", f"-c{connections}", f"-d{int(duration)}s", "--latency"]
     for name, value in (headers or {}).items():
         command += ["-H", f"{name}: {value}"]
     command.append(url)

@@ -43,17 +43,30 @@ Every tenant API response once the limiter has run (success or error, 429 includ
 - on 429 also ``Retry-After`` (seconds): until the next token for ``rate_limited``, until
   the next UTC midnight for ``daily_quota_exceeded``.
 
+Responses to requests that did not authenticate carry the first three for the client
+address's bucket (below). When the limiter is unreachable and fails open there is nothing
+to report, and no headers are sent.
+
 Per-IP limit
 ------------
 Requests without credentials, with a malformed header or key, or with a key that does not
 authenticate (unknown, revoked, expired) each cost one token from the client address's
-bucket (``RATELIMIT_IP_BURST``, refilled at ``RATELIMIT_IP_RPS``). Requests with a valid key
-cost nothing there. Before a key is looked up in the database the address's bucket is read
-(without consuming): an address that has spent its budget gets 429 before any database work,
-whatever key it sends, since a valid key cannot be told from a guessed one without the
-lookup. The client address is ``REMOTE_ADDR`` unless ``TRUSTED_PROXY_COUNT`` says how many
-proxies in front of the app append to ``X-Forwarded-For`` (see ``client_ip``). IPv6 clients
-are counted per /64, the block one subscriber usually holds.
+bucket (``RATELIMIT_IP_BURST``, refilled at ``RATELIMIT_IP_RPS``; same script, no daily
+key). Requests with a valid key cost the address nothing. Over budget: 429 ``rate_limited``.
+
+An address over budget is refused before any database work by every process that has seen
+it refused (or take its last token): the limiter's answer says when the next token is due,
+and until then the process refuses that address at once, without a key lookup or a round
+trip (``_Refusals``; exact, since the deadline is reckoned from when the check was sent). A
+process that has not seen it yet looks the key up once, is refused by the limiter, and
+knows from then on. So requests with a valid key take one round trip to Redis (the tenant
+check), not two. The price: while an address is over its failure budget, a process that
+knows refuses every request from it, a valid key too, as a valid key cannot be told from a
+guessed one without the lookup.
+
+The client address is ``REMOTE_ADDR`` unless ``TRUSTED_PROXY_COUNT`` says how many proxies in
+front of the app append to ``X-Forwarded-For`` (see ``client_ip``). IPv6 clients are counted
+per /64, the block one subscriber usually holds.
 """
 
 from __future__ import annotations
@@ -68,6 +81,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import caches
+from django_redis.cache import RedisCache
+from redis.exceptions import NoScriptError, RedisError
 from rest_framework import exceptions
 from rest_framework.throttling import BaseThrottle
 
@@ -89,7 +104,7 @@ ADMITTED, BUCKET_EMPTY, QUOTA_SPENT = 0, 1, 2
 
 # KEYS[1] bucket hash {t = tokens (millionths), u = last update (µs, Redis TIME)}
 # KEYS[2] daily hash {d = UTC day number, n = requests admitted that day}; only with a quota
-# ARGV    rate (tokens/s), burst (tokens), daily quota (0: none), consume (1) or peek (0)
+# ARGV    rate (tokens/s), burst (tokens), daily quota (0: none)
 # returns {reason, whole tokens left, µs until full, µs until next token, used today,
 #          s until next UTC midnight}
 # Mirrors _evaluate() below; change both together.
@@ -123,7 +138,7 @@ elseif tokens < MICRO then
   reason = 1
 end
 
-if reason == 0 and ARGV[4] == '1' then
+if reason == 0 then
   tokens = tokens - MICRO
   redis.call('HSET', KEYS[1], 't', string.format('%.0f', tokens), 'u', string.format('%.0f', now))
   local ttl_ms = math.ceil((capacity - tokens) / rate / 1000) + BUCKET_GRACE_MS
@@ -143,7 +158,7 @@ return {reason, math.floor(tokens / MICRO), full_in, retry_in, used, (day + 1) *
 _SCRIPT_SHA = hashlib.sha1(_SCRIPT.encode()).hexdigest()
 
 
-def _evaluate(now_us, bucket, daily, *, rate, burst, quota, consume):
+def _evaluate(now_us, bucket, daily, *, rate, burst, quota):
     """The script's arithmetic in Python, for the in-process backend.
 
     ``bucket`` is ``(tokens, updated_us)`` or None (full); ``daily`` is ``(day, used)`` or
@@ -165,7 +180,7 @@ def _evaluate(now_us, bucket, daily, *, rate, burst, quota, consume):
     else:
         reason = ADMITTED
     new_bucket = bucket_expires = new_daily = daily_expires = None
-    if reason == ADMITTED and consume:
+    if reason == ADMITTED:
         tokens -= MICRO
         new_bucket = (tokens, now_us)
         bucket_expires = now_us + (math.ceil((capacity - tokens) / rate / 1000) + BUCKET_KEY_GRACE_MS) * 1000
@@ -193,6 +208,8 @@ class Decision:
     daily_limit: int | None = None
     daily_remaining: int | None = None
     daily_reset: int | None = None  # seconds until the next UTC midnight
+    next_token_us: int = 0  # µs until the bucket holds a whole token again (0: it does)
+    full_us: int = 0  # µs until the bucket is full
 
     @classmethod
     def from_result(cls, result, *, rate, burst, quota):
@@ -214,6 +231,8 @@ class Decision:
             daily_limit=quota or None,
             daily_remaining=max(0, quota - used) if quota else None,
             daily_reset=midnight_in if quota else None,
+            next_token_us=retry_in_us,
+            full_us=full_in_us,
         )
 
     def headers(self) -> dict[str, str]:
@@ -235,33 +254,27 @@ class Decision:
 class RedisLimiter:
     """The Lua script on the default cache's Redis: exact across every process."""
 
-    def __init__(self, alias: str = CACHE_ALIAS):
-        self.alias = alias
+    def __init__(self, cache=None):
+        self.cache = caches[CACHE_ALIAS] if cache is None else cache
 
-    def check(self, bucket_key, daily_key, *, rate, burst, quota=None, consume=True) -> Decision:
-        from django_redis import get_redis_connection
-        from redis.exceptions import NoScriptError
-
-        cache = caches[self.alias]
-        keys = [cache.make_key(bucket_key)]
+    def check(self, bucket_key, daily_key, *, rate, burst, quota=None) -> Decision:
+        make_key = self.cache.make_key
         if quota:
-            keys.append(cache.make_key(daily_key))
-        args = (rate, burst, quota or 0, 1 if consume else 0)
-        client = get_redis_connection(self.alias)
+            keys = (2, make_key(bucket_key), make_key(daily_key))
+        else:
+            keys = (1, make_key(bucket_key))
+        client = self.cache.client.get_client(write=True)
         try:
-            result = client.evalsha(_SCRIPT_SHA, len(keys), *keys, *args)
+            result = client.evalsha(_SCRIPT_SHA, *keys, rate, burst, quota or 0)
         except NoScriptError:  # first use on this server, or after SCRIPT FLUSH / a failover
             client.script_load(_SCRIPT)
-            result = client.evalsha(_SCRIPT_SHA, len(keys), *keys, *args)
+            result = client.evalsha(_SCRIPT_SHA, *keys, rate, burst, quota or 0)
         return Decision.from_result(result, rate=rate, burst=burst, quota=quota)
 
     def ttls(self, *keys) -> dict[str, int]:
         """Remaining lifetime (ms) of each key as stored: -2 absent, -1 no expiry."""
-        from django_redis import get_redis_connection
-
-        cache = caches[self.alias]
-        client = get_redis_connection(self.alias)
-        return {key: client.pttl(cache.make_key(key)) for key in keys}
+        client = self.cache.client.get_client(write=True)
+        return {key: client.pttl(self.cache.make_key(key)) for key in keys}
 
 
 class MemoryLimiter:
@@ -281,14 +294,14 @@ class MemoryLimiter:
             return None
         return entry[0]
 
-    def check(self, bucket_key, daily_key, *, rate, burst, quota=None, consume=True) -> Decision:
+    def check(self, bucket_key, daily_key, *, rate, burst, quota=None) -> Decision:
         with self._lock:
             now_us = self._clock() // 1000
             result, new_bucket, bucket_expires, new_daily, daily_expires = _evaluate(
                 now_us,
                 self._get(bucket_key, now_us),
                 self._get(daily_key, now_us) if quota else None,
-                rate=rate, burst=burst, quota=quota or 0, consume=consume,
+                rate=rate, burst=burst, quota=quota or 0,
             )
             if new_bucket is not None:
                 self._data[bucket_key] = (new_bucket, bucket_expires)
@@ -316,19 +329,17 @@ _memory_limiter = MemoryLimiter()
 
 
 def local_reset() -> None:
-    """Forget the in-process limiter's state (tests; Redis state goes with the cache)."""
+    """Forget this process's limiter state (tests; Redis state goes with the cache)."""
     _memory_limiter.clear()
+    _refusals.clear()
 
 
 def limiter() -> RedisLimiter | MemoryLimiter:
     """The backend for the current cache configuration (decided per call: cheap, and
     settings overrides in tests take effect)."""
-    try:
-        from django_redis.cache import RedisCache
-    except ImportError:  # pragma: no cover - django-redis is a runtime requirement
-        return _memory_limiter
-    if isinstance(caches[CACHE_ALIAS], RedisCache):
-        return RedisLimiter(CACHE_ALIAS)
+    cache = caches[CACHE_ALIAS]
+    if isinstance(cache, RedisCache):
+        return RedisLimiter(cache)
     return _memory_limiter
 
 
@@ -351,8 +362,6 @@ def _guarded(check):
 
     Returns the Decision, or None when the request is admitted unchecked.
     """
-    from redis.exceptions import RedisError
-
     try:
         return check()
     except RedisError as exc:
@@ -410,8 +419,9 @@ def tenant_limits(principal):
     return principal.limits
 
 
-def tenant_check(principal, *, scope: str = DEFAULT_SCOPE, consume: bool = True) -> Decision | None:
-    """Check (and by default consume) one request of ``principal``'s tenant."""
+def tenant_check(principal, *, scope: str = DEFAULT_SCOPE) -> Decision | None:
+    """Check and count one request of ``principal``'s tenant (None: limiter unreachable,
+    failing open)."""
     limits = tenant_limits(principal)
     return _guarded(
         lambda: limiter().check(
@@ -420,7 +430,6 @@ def tenant_check(principal, *, scope: str = DEFAULT_SCOPE, consume: bool = True)
             rate=limits.rps,
             burst=limits.burst,
             quota=limits.daily_quota,
-            consume=consume,
         )
     )
 
@@ -497,13 +506,61 @@ def client_ip(request) -> str:
     return _address(meta.get("REMOTE_ADDR")) or "unknown"
 
 
-def _ip_check(request, *, consume: bool) -> Decision | None:
-    key = cache_keys.ratelimit_ip(client_ip(request))
-    return _guarded(
-        lambda: limiter().check(
-            key, None, rate=settings.RATELIMIT_IP_RPS, burst=settings.RATELIMIT_IP_BURST, consume=consume
+class _Refusals:
+    """Client addresses this process has seen run out of failure budget, each until the
+    moment its next token is due by the limiter's own answer.
+
+    The deadline is reckoned from when the request was sent, so it is never later than the
+    shared bucket's: this process refuses an address only while the limiter itself would.
+    It lets an address over budget be refused before any database work (and without a round
+    trip to Redis), while requests with a valid key cost one round trip, not two.
+    """
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[float, float, int]] = {}  # address -> (next token, full, burst)
+
+    def note(self, address: str, sent: float, decision: Decision) -> None:
+        if decision.next_token_us <= 0:
+            return
+        with self._lock:
+            if len(self._entries) >= self.MAX_ENTRIES:
+                now = time.monotonic()
+                self._entries = {a: e for a, e in self._entries.items() if e[0] > now}
+                if len(self._entries) >= self.MAX_ENTRIES:
+                    self._entries.clear()  # only an optimisation: forgetting is always safe
+            self._entries[address] = (
+                sent + decision.next_token_us / MICRO, sent + decision.full_us / MICRO, decision.limit
+            )
+
+    def refused(self, address: str) -> Decision | None:
+        entry = self._entries.get(address)
+        if entry is None:
+            return None
+        now = time.monotonic()
+        next_token, full, burst = entry
+        if next_token <= now:
+            with self._lock:
+                if self._entries.get(address) == entry:
+                    del self._entries[address]
+            return None
+        return Decision(
+            allowed=False, reason=BUCKET_EMPTY, limit=burst, remaining=0,
+            reset=math.ceil(full - now), retry_after=max(1, math.ceil(next_token - now)),
+            rate=settings.RATELIMIT_IP_RPS,
         )
-    )
+
+    def __bool__(self):
+        return bool(self._entries)
+
+    def clear(self):
+        with self._lock:
+            self._entries.clear()
+
+
+_refusals = _Refusals()
 
 
 def _ip_refusal(decision: Decision):
@@ -516,12 +573,12 @@ def _ip_refusal(decision: Decision):
 
 
 def ip_precheck(request) -> None:
-    """Before a key is looked up: refuse (429) an address whose failure budget is spent.
-    Reads without consuming, so valid keys cost the address nothing."""
-    if not settings.RATELIMIT_ENABLED:
+    """Before a key is looked up: refuse (429) an address this process knows to be over its
+    failure budget. No I/O: valid keys cost the address nothing, not even a round trip."""
+    if not settings.RATELIMIT_ENABLED or not _refusals:
         return
-    decision = _ip_check(request, consume=False)
-    if decision is not None and not decision.allowed:
+    decision = _refusals.refused(client_ip(request))
+    if decision is not None:
         _remember(request, decision)
         raise _ip_refusal(decision)
 
@@ -531,9 +588,21 @@ def ip_failure(request) -> None:
     budget, answer 429 instead of the authentication error."""
     if not settings.RATELIMIT_ENABLED:
         return
-    decision = _ip_check(request, consume=True)
+    address = client_ip(request)
+    known = _refusals.refused(address)
+    if known is not None:  # no need to ask: the limiter would refuse until then
+        _remember(request, known)
+        raise _ip_refusal(known)
+    sent = time.monotonic()
+    decision = _guarded(
+        lambda: limiter().check(
+            cache_keys.ratelimit_ip(address), None,
+            rate=settings.RATELIMIT_IP_RPS, burst=settings.RATELIMIT_IP_BURST,
+        )
+    )
     if decision is None:
         return
+    _refusals.note(address, sent, decision)
     _remember(request, decision)
     if not decision.allowed:
         raise _ip_refusal(decision)

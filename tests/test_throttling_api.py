@@ -335,13 +335,26 @@ def test_bad_keys_are_limited_per_address_before_any_database_work(strict_ip_lim
             assert guesser.get("/api/v1/tenant").status_code == 429
         assert len(web_queries) == 0
 
-    # The address is refused whatever key it sends: a valid key cannot be told from a
-    # guess without the lookup. Other addresses are unaffected.
+    # A process that knows the address is over budget refuses it whatever key it sends: a
+    # valid key cannot be told from a guess without the lookup. Other addresses are fine.
     valid = api_client_for(tenant)
     valid.defaults["REMOTE_ADDR"] = "203.0.113.9"
     assert valid.get("/api/v1/tenant").status_code == 429
     valid.defaults["REMOTE_ADDR"] = "203.0.113.10"
     assert valid.get("/api/v1/tenant").status_code == 200
+
+
+def test_a_refused_address_is_let_in_again_when_its_next_token_is_due(settings):
+    settings.RATELIMIT_IP_BURST = 1
+    settings.RATELIMIT_IP_RPS = 20  # a token every 50 ms
+    client = APIClient(REMOTE_ADDR="198.51.100.20")
+    client.credentials(HTTP_AUTHORIZATION="Bearer rad_abcdefgh_" + "x" * 43)
+
+    assert client.get("/api/v1/tenant").status_code == 401  # took the only token
+    refused = client.get("/api/v1/tenant")
+    assert refused.status_code == 429 and refused["Retry-After"] == "1"
+    time.sleep(0.06)
+    assert client.get("/api/v1/tenant").status_code == 401  # not held back any longer
 
 
 def test_malformed_credentials_count_as_failures(strict_ip_limits):
@@ -453,9 +466,7 @@ def test_fail_open_admits_and_counts_when_redis_is_down(settings, private_redis,
     assert [r.status_code for r in responses] == [200, 200, 200]
     assert "X-RateLimit-Limit" not in responses[0].headers  # nothing known to report
     assert anonymous.status_code == 401
-    # Counted per check: each keyed request's address pre-check and tenant check, and the
-    # anonymous request's address charge.
-    assert throttling.stats()["unavailable"] == before + 3 * 2 + 1
+    assert throttling.stats()["unavailable"] == before + 4  # one check per request
     assert any("rate limiter unavailable" in r.getMessage() and "admitting" in r.getMessage() for r in caplog.records)
 
 

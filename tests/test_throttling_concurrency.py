@@ -37,19 +37,23 @@ def server(django_db_setup, tmp_path_factory):
         "DJANGO_DEBUG": "0",
         "LOG_LEVEL": "ERROR",
         "RATELIMIT_ENABLED": "1",
+        "TRUSTED_PROXY_COUNT": "1",  # each test sends as its own client address
+        "RATELIMIT_IP_BURST": "20",
+        "RATELIMIT_IP_RPS": "1",
     }
     with gunicorn(env, workers=2, access_log=str(access_log)) as url:
         yield url, access_log
 
 
-def hammer(url, raw_key, *, seconds):
-    """CLIENTS threads send GET /api/v1/tenant back to back for ``seconds``.
-    Returns (Counter of (status, problem code)), elapsed seconds)."""
+def hammer(url, raw_key, *, seconds, address="192.0.2.1"):
+    """CLIENTS threads send GET /api/v1/tenant back to back for ``seconds``, from
+    ``address`` (as the trusted proxy reports it). Returns (Counter of (status, problem
+    code), elapsed seconds)."""
     host = urlsplit(url)
     barrier = threading.Barrier(CLIENTS + 1)
     results = Counter()
     lock = threading.Lock()
-    headers = {"Authorization": f"Bearer {raw_key}"}
+    headers = {"Authorization": f"Bearer {raw_key}", "X-Forwarded-For": address}
     clock = {}
 
     def client():
@@ -122,4 +126,18 @@ def test_32_clients_on_two_workers_get_exactly_the_daily_quota(server, make_tena
     print(f"\n{dict(results)}")
     assert results[(200, None)] == 30
     assert set(results) == {(200, None), (429, "daily_quota_exceeded")}
+    assert len(worker_pids(access_log, 429)) == 2
+
+
+def test_32_clients_on_two_workers_get_exactly_the_failure_budget_of_their_address(server, tenant):
+    """Bad keys from one address (burst 20, 1/s), across both workers: at most
+    20 + 1·t + 1 get their 401, the rest 429; and valid keys from elsewhere still work."""
+    url, access_log = server
+    access_log.write_text("")
+
+    results, elapsed = hammer(url, "rad_abcdefgh_" + "x" * 43, seconds=1.0, address="198.51.100.66")
+
+    print(f"\n{dict(results)} in {elapsed:.2f} s")
+    assert set(results) == {(401, None), (429, "rate_limited")}
+    assert 20 <= results[(401, None)] <= 20 + 1 * elapsed + 1
     assert len(worker_pids(access_log, 429)) == 2

@@ -161,14 +161,6 @@ def test_refused_requests_consume_nothing_on_either_backend(limiter, not_near_mi
     assert limiter.check(bucket, daily, rate=slow, burst=10, quota=100).remaining == 6
 
 
-def test_peek_reads_without_consuming(limiter):
-    bucket, daily = fresh_keys()
-    for _ in range(5):
-        assert limiter.check(bucket, daily, rate=0.001, burst=1, consume=False).allowed
-    assert limiter.check(bucket, daily, rate=0.001, burst=1).allowed
-    assert not limiter.check(bucket, daily, rate=0.001, burst=1, consume=False).allowed
-
-
 def test_exact_under_32_threads(limiter):
     """32 threads hammer one bucket (rps 10, burst 20) for 1 s: never more than
     burst + rps·t + 1, and not over-throttled either."""

@@ -30,3 +30,8 @@ worker: install
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles
+
+# --- rate limits (issue 4): throttling on vs off, same run (needs DATABASE_URL, REDIS_URL) ---
+.PHONY: bench-throttle
+bench-throttle: install
+	$(PY) -m bench.throttle_overhead $(BENCH_ARGS)

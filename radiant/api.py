@@ -6,6 +6,8 @@ from rest_framework.views import APIView
 
 from radiant.auth import ApiKeyAuthentication, IsTenant
 from radiant.tenancy import tenant_scope
+from radiant.throttling import TenantRateThrottle
+from radiant.throttling import apply_headers as apply_ratelimit_headers
 
 
 class TenantAPIView(APIView):
@@ -29,6 +31,28 @@ class TenantAPIView(APIView):
         "get_queryset", "get_object", "queryset",
         "authentication_classes", "permission_classes",
     )
+
+    # --- rate limits (issue 4, radiant/throttling.py) ---------------------------------
+    # The tenant's token bucket and daily quota, checked before the permission check so
+    # every authenticated response (a suspended tenant's 403 too) carries the headers.
+    throttle_classes = [TenantRateThrottle]
+    _sealed += ("throttle_classes", "get_throttles", "check_throttles", "finalize_response")
+
+    def check_permissions(self, request):
+        self.check_throttles(request)
+        super().check_permissions(request)
+
+    def check_throttles(self, request):
+        if getattr(self, "_throttles_checked", False):
+            return  # DRF's initial() calls it again after the permission check
+        self._throttles_checked = True
+        super().check_throttles(request)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        apply_ratelimit_headers(request, response)
+        return response
+    # --- end rate limits ----------------------------------------------------------------
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

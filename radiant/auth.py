@@ -5,6 +5,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 
+from radiant import throttling
 from radiant.problems import TenantSuspended
 
 
@@ -18,11 +19,20 @@ class ApiKeyAuthentication(BaseAuthentication):
 
         header = request.META.get("HTTP_AUTHORIZATION")
         if not header:
+            throttling.ip_failure(request)  # issue 4: anonymous requests cost their address
             return None
         parts = header.split()
         if len(parts) != 2 or parts[0].lower() != self.keyword.lower():
+            throttling.ip_failure(request)
             raise exceptions.AuthenticationFailed("Malformed Authorization header; expected 'Bearer <key>'.")
-        authenticated = api_key_authenticate(parts[1])
+        # issue 4: an address over its failure budget is refused before any database work;
+        # only keys that fail to authenticate are charged to it.
+        throttling.ip_precheck(request)
+        try:
+            authenticated = api_key_authenticate(parts[1])
+        except exceptions.AuthenticationFailed:
+            throttling.ip_failure(request)
+            raise
         return authenticated.principal, authenticated
 
     def authenticate_header(self, request):

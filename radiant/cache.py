@@ -324,6 +324,12 @@ class InvalidatingQuerySet(models.QuerySet):
 
     update.alters_data = True
 
+    def update_untracked(self, **kwargs):
+        """A bulk write to fields no cached entry depends on (e.g. a last-used timestamp)."""
+        return super().update(**kwargs)
+
+    update_untracked.alters_data = True
+
     def bulk_create(self, objs, *args, **kwargs):
         created = super().bulk_create(objs, *args, **kwargs)
         self._invalidate(created)

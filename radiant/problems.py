@@ -57,6 +57,25 @@ class PayloadTooLarge(Problem):
     title = "Request body too large"
 
 
+# --- rate limits (issue 4, radiant/throttling.py) -------------------------------------
+
+
+class RateLimited(Problem):
+    """The tenant's token bucket is empty; ``Retry-After`` says when the next token comes."""
+
+    status = status.HTTP_429_TOO_MANY_REQUESTS
+    code = "rate_limited"
+    title = "Too many requests"
+
+
+class DailyQuotaExceeded(Problem):
+    """The tenant's requests for this UTC day are used up; ``Retry-After`` points at midnight."""
+
+    status = status.HTTP_429_TOO_MANY_REQUESTS
+    code = "daily_quota_exceeded"
+    title = "Daily quota exceeded"
+
+
 # DRF exception class -> (code, title). Codes are part of the API contract.
 _DRF_CODES = [
     (exceptions.NotAuthenticated, "not_authenticated", "Not authenticated"),

@@ -250,6 +250,21 @@ SPECTACULAR_SETTINGS = {
 # How often an API key's last_used_at is written (seconds); reads never wait for it.
 API_KEY_TOUCH_INTERVAL = env_int("API_KEY_TOUCH_INTERVAL", 60)
 
+# --- rate limits (issue 4, radiant/throttling.py) ----------------------------------------
+# Tenants: token bucket + daily quota from their tier or overrides (DESIGN.md §5).
+RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", default=True)
+# Redis unreachable: admit unchecked (logged, counted) or answer 503 service_unavailable.
+RATELIMIT_FAIL_OPEN = env_bool("RATELIMIT_FAIL_OPEN", default=True)
+# Unauthenticated and failed-key requests, per client address: a burst, then a rate.
+RATELIMIT_IP_BURST = env_int("RATELIMIT_IP_BURST", 20)
+RATELIMIT_IP_RPS = float(env("RATELIMIT_IP_RPS", "1"))
+# Proxies in front of the app that append to X-Forwarded-For (0: use REMOTE_ADDR).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+if RATELIMIT_IP_BURST < 1 or RATELIMIT_IP_RPS <= 0 or TRUSTED_PROXY_COUNT < 0:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("RATELIMIT_IP_BURST >= 1, RATELIMIT_IP_RPS > 0, TRUSTED_PROXY_COUNT >= 0")
+
 # --- logging --------------------------------------------------------------------------
 
 LOGGING = {

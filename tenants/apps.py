@@ -8,6 +8,8 @@ class TenantsConfig(AppConfig):
 
     def ready(self):
         from radiant import db_roles
-        from tenants import signals  # noqa: F401  (auth cache invalidation)
+        from tenants import caching
+
+        caching.register()
 
         post_migrate.connect(db_roles.on_post_migrate, dispatch_uid="radiant.db_roles")

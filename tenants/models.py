@@ -5,7 +5,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 
-from radiant.tenancy import TenantOwned
+from radiant.cache import InvalidatingQuerySet
+from radiant.tenancy import TenantManager, TenantOwned
 
 
 class TimeStamped(models.Model):
@@ -27,6 +28,9 @@ class Tier(TimeStamped):
     )
 
     web_privileges = "SELECT"
+
+    # Bulk updates invalidate cached authentication too (tenants/caching.py).
+    objects = InvalidatingQuerySet.as_manager()
 
     class Meta:
         ordering = ["rps", "name"]
@@ -72,6 +76,8 @@ class Tenant(TimeStamped):
 
     # The web role may read its own row (RLS on id), nothing else.
     web_privileges = "SELECT"
+
+    objects = InvalidatingQuerySet.as_manager()
 
     class Meta:
         ordering = ["slug"]
@@ -125,6 +131,9 @@ class ApiKey(TenantOwned, TimeStamped):
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = TenantManager.from_queryset(InvalidatingQuerySet)()
+    all_tenants = InvalidatingQuerySet.as_manager()
 
     class Meta:
         verbose_name = "API key"

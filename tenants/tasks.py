@@ -13,5 +13,5 @@ def api_key_mark_used(*, tenant_id: str, key_id: int, at: str) -> int:
     return (
         ApiKey.objects.filter(id=key_id)
         .filter(Q(last_used_at__isnull=True) | Q(last_used_at__lt=used_at))
-        .update(last_used_at=used_at)
+        .update_untracked(last_used_at=used_at)  # nothing cached depends on it
     )

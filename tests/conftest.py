@@ -35,6 +35,16 @@ def _fresh_cache():
     yield
 
 
+# --- rate limits (issue 4) -------------------------------------------------------------
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """The in-process limiter (embedded default) starts empty, as Redis does after clear()."""
+    from radiant import throttling
+
+    throttling.local_reset()
+    yield
+
+
 @pytest.fixture(autouse=True)
 def _no_open_tenant_transaction():
     yield

@@ -1,0 +1,1 @@
+"""Benchmarks: scripts that report numbers (correctness lives in tests/)."""

@@ -1,0 +1,141 @@
+"""Reusable pieces for benchmarks and end-to-end tests: a real gunicorn serving the app,
+wrk driving it, and wrk's output parsed into numbers.
+
+Everything binds and targets 127.0.0.1 only, and every process started here is stopped by
+the context manager that started it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WRK = os.environ.get("WRK", "/usr/bin/wrk")
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def _wait_ready(url: str, process: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with status {process.returncode} before it was ready")
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"gunicorn not ready at {url} after {timeout} s")
+
+
+@contextmanager
+def gunicorn(env: dict[str, str], *, workers: int = 2, worker_class: str = "sync", threads: int = 1,
+             access_log: str | None = None, timeout: float = 30.0):
+    """Serve radiant.wsgi with gunicorn on a free local port; yields the base URL.
+
+    ``env`` is added to this process's environment (DATABASE_URL, REDIS_URL, settings).
+    With ``access_log`` each request is logged as ``<worker pid> <status>``.
+    """
+    port = free_port()
+    command = [
+        sys.executable, "-m", "gunicorn", "radiant.wsgi:application",
+        "--bind", f"{HOST}:{port}", "--workers", str(workers), "--worker-class", worker_class,
+        "--threads", str(threads), "--log-level", "warning", "--graceful-timeout", "5",
+    ]
+    if access_log:
+        command += ["--access-logfile", access_log, "--access-logformat", "%(p)s %(s)s"]
+    stderr = tempfile.TemporaryFile()
+    process = subprocess.Popen(
+        command, cwd=ROOT, env={**os.environ, **env}, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=stderr,
+    )
+    url = f"http://{HOST}:{port}"
+    try:
+        _wait_ready(url, process, timeout)
+        yield url
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        stderr.seek(0)
+        text = stderr.read().decode(errors="replace")
+        stderr.close()
+        if process.returncode not in (0, -signal.SIGTERM) and text.strip():
+            print(f"[gunicorn stderr]\n{text[-4000:]}", file=sys.stderr)
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    requests: int
+    rps: float
+    latency_avg_ms: float
+    latency_p50_ms: float | None
+    latency_p99_ms: float | None
+    non_2xx: int
+    socket_errors: int
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def _ms(value: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value)
+    if not match:
+        raise ValueError(f"not a wrk duration: {value!r}")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def parse_wrk(output: str) -> WrkResult:
+    """wrk's (``--latency``) text report -> numbers."""
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    requests = int(re.search(r"(\d+) requests in", output).group(1))
+    latency = re.search(r"Latency\s+(\S+)", output)
+    p50 = re.search(r"^\s+50%\s+(\S+)", output, re.M)
+    p99 = re.search(r"^\s+99%\s+(\S+)", output, re.M)
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    return WrkResult(
+        requests=requests,
+        rps=rps,
+        latency_avg_ms=_ms(latency.group(1)) if latency else float("nan"),
+        latency_p50_ms=_ms(p50.group(1)) if p50 else None,
+        latency_p99_ms=_ms(p99.group(1)) if p99 else None,
+        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+        socket_errors=sum(int(n) for n in errors.groups()) if errors else 0,
+    )
+
+
+def run_wrk(url: str, *, connections: int = 16, threads: int = 2, duration: int = 5,
+            headers: dict[str, str] | None = None) -> WrkResult:
+    """Drive ``url`` with wrk for ``duration`` seconds (local targets only)."""
+    if not url.startswith(f"http://{HOST}:"):
+        raise ValueError("benchmarks target 127.0.0.1 only")
+    command = [WRK, f"-t{threads}", f"-c{connections}", f"-d{int(duration)}s", "--latency"]
+    for name, value in (headers or {}).items():
+        command += ["-H", f"{name}: {value}"]
+    command.append(url)
+    output = subprocess.run(command, capture_output=True, text=True, check=True, timeout=duration + 30).stdout
+    return parse_wrk(output)

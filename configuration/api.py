@@ -26,6 +26,9 @@ class ConfigListOutput(serializers.Serializer):
 class ConfigListView(TenantAPIView):
     """Every configuration entry as this tenant sees it (its override over the global value)."""
 
+    def cache_plan(self, request):
+        return caching.config_all_plan(tenant_id=self.tenant.tenant_id)
+
     @extend_schema(operation_id="v1_config_list", responses=ConfigListOutput)
     def get(self, request):
         plan = caching.config_all_plan(tenant_id=self.tenant.tenant_id)
@@ -37,6 +40,12 @@ class ConfigDetailView(TenantAPIView):
 
     class InputSerializer(StrictInput):
         value = serializers.JSONField(allow_null=True, help_text="Checked against the entry's type and constraints.")
+
+    def cache_plan(self, request):
+        key = self.kwargs["key"]
+        if not selectors.config_key_valid(key):
+            return None
+        return caching.config_item_plan(tenant_id=self.tenant.tenant_id, key=key)
 
     @extend_schema(parameters=[KEY_PARAMETER], responses=ConfigEntryOutput)
     def get(self, request, key):

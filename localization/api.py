@@ -18,6 +18,12 @@ class I18nBundleOutput(serializers.Serializer):
 class BundleView(TenantAPIView):
     """A language's translations, falling back to the default language key by key."""
 
+    def cache_plan(self, request):
+        code = self.kwargs["language"].lower()
+        if not selectors.language_code_valid(code):
+            return None
+        return caching.i18n_bundle_plan(language=code)
+
     @extend_schema(parameters=[OpenApiParameter("language", str, OpenApiParameter.PATH)], responses=I18nBundleOutput)
     def get(self, request, language):
         code = language.lower()

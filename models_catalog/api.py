@@ -38,6 +38,9 @@ class ModelListView(TenantAPIView):
         category = serializers.ChoiceField(choices=AIModel.Category.choices, required=False)
         status = serializers.ChoiceField(choices=AIModel.LISTED_STATUSES, required=False)
 
+    def cache_plan(self, request):
+        return caching.models_list_plan(tenant_id=self.tenant.tenant_id, **query_input(self.FilterInput, request))
+
     @extend_schema(operation_id="v1_models_list", parameters=[FilterInput], responses=ModelListOutput)
     def get(self, request):
         filters = query_input(self.FilterInput, request)
@@ -49,6 +52,12 @@ class ModelListView(TenantAPIView):
 
 class ModelDetailView(TenantAPIView):
     """One model this tenant may use, with its metadata."""
+
+    def cache_plan(self, request):
+        slug = self.kwargs["slug"]
+        if not selectors.model_slug_valid(slug):
+            return None
+        return caching.models_detail_plan(tenant_id=self.tenant.tenant_id, slug=slug)
 
     @extend_schema(parameters=[OpenApiParameter("slug", str, OpenApiParameter.PATH)], responses=ModelDetailOutput)
     def get(self, request, slug):

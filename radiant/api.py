@@ -54,6 +54,21 @@ class TenantAPIView(APIView):
         return response
     # --- end rate limits ----------------------------------------------------------------
 
+    # --- the hot read path (issue 5; radiant/cache.py, radiant/throttling.py) -----------
+    def cache_plan(self, request):
+        """The ``radiant.cache.Plan`` a cached GET handler will serve, or None.
+
+        Override it in an endpoint whose GET handler returns ``radiant.cache.serve(request,
+        plan, ...)`` with the same plan: the tenant's throttle check then reads the
+        response's cache keys in the same round trip to Redis, and the handler serves
+        from those values. Runs after authentication (``self.tenant`` is known), before
+        the permission check and the tenant scope: it must not touch the database. Raise
+        what the handler would raise for bad input (it is ignored here, and reported by
+        the handler).
+        """
+        return None
+    # --- end hot read path ----------------------------------------------------------------
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         overridden = [name for name in cls._sealed if name in cls.__dict__]

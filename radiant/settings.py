@@ -275,3 +275,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# --- the hot read path (issue 5; docs/PERFORMANCE.md) ----------------------------------
+# /api/v1/ requests skip the browser-only middleware (radiant/middleware.py says why), and
+# DRF's content negotiation answers the common Accept headers without parsing them.
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "radiant.middleware.ApiLane")
+REST_FRAMEWORK["DEFAULT_CONTENT_NEGOTIATION_CLASS"] = "radiant.negotiation.ContentNegotiation"

@@ -81,13 +81,13 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import caches
-from django_redis.cache import RedisCache
 from redis.exceptions import NoScriptError, RedisError
 from rest_framework import exceptions
 from rest_framework.throttling import BaseThrottle
 
-from radiant import cache_keys
-from radiant.problems import DailyQuotaExceeded, RateLimited, ServiceUnavailable
+from radiant import cache as response_cache
+from radiant import cache_keys, redis_wire
+from radiant.problems import DailyQuotaExceeded, Problem, RateLimited, ServiceUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -264,12 +264,43 @@ class RedisLimiter:
         else:
             keys = (1, make_key(bucket_key))
         client = self.cache.client.get_client(write=True)
-        try:
-            result = client.evalsha(_SCRIPT_SHA, *keys, rate, burst, quota or 0)
-        except NoScriptError:  # first use on this server, or after SCRIPT FLUSH / a failover
-            client.script_load(_SCRIPT)
-            result = client.evalsha(_SCRIPT_SHA, *keys, rate, burst, quota or 0)
+        (result,) = redis_wire.round_trip(client, [("EVALSHA", _SCRIPT_SHA, *keys, rate, burst, quota or 0)])
+        result = self._script_result(client, result, keys, rate, burst, quota)
         return Decision.from_result(result, rate=rate, burst=burst, quota=quota)
+
+    @staticmethod
+    def _script_result(client, result, keys, rate, burst, quota):
+        if isinstance(result, NoScriptError):  # first use on this server, or after SCRIPT FLUSH / a failover
+            client.script_load(_SCRIPT)
+            return client.evalsha(_SCRIPT_SHA, *keys, rate, burst, quota or 0)
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def check_and_read(self, bucket_key, daily_key, *, rate, burst, quota=None, read=()):
+        """``check()`` and a read of the cache keys ``read`` in ONE round trip (issue 5).
+
+        Both commands go in one write (``radiant.redis_wire``; like a pipeline, not a
+        transaction: the script is atomic by itself and the read needs no isolation from
+        it). Returns ``(decision, values)``: ``values`` as the cache's
+        ``get_many(read)`` would return them, or None if the read failed.
+        """
+        make_key = self.cache.make_key
+        if quota:
+            keys = (2, make_key(bucket_key), make_key(daily_key))
+        else:
+            keys = (1, make_key(bucket_key))
+        read = list(read)
+        client = self.cache.client.get_client(write=True)
+        result, raw = redis_wire.round_trip(client, [
+            ("EVALSHA", _SCRIPT_SHA, *keys, rate, burst, quota or 0),
+            ("MGET", *map(make_key, read)),
+        ])
+        result = self._script_result(client, result, keys, rate, burst, quota)
+        values = None
+        if not isinstance(raw, Exception):
+            values = response_cache.decode_many(self.cache, read, raw)
+        return Decision.from_result(result, rate=rate, burst=burst, quota=quota), values
 
     def ttls(self, *keys) -> dict[str, int]:
         """Remaining lifetime (ms) of each key as stored: -2 absent, -1 no expiry."""
@@ -337,8 +368,8 @@ def local_reset() -> None:
 def limiter() -> RedisLimiter | MemoryLimiter:
     """The backend for the current cache configuration (decided per call: cheap, and
     settings overrides in tests take effect)."""
-    cache = caches[CACHE_ALIAS]
-    if isinstance(cache, RedisCache):
+    cache = response_cache.redis_backend()  # the default cache (CACHE_ALIAS), looked up once per thread
+    if cache is not None:
         return RedisLimiter(cache)
     return _memory_limiter
 
@@ -434,6 +465,28 @@ def tenant_check(principal, *, scope: str = DEFAULT_SCOPE) -> Decision | None:
     )
 
 
+def tenant_check_and_read(principal, keys, *, scope: str = DEFAULT_SCOPE) -> tuple[Decision | None, dict | None]:
+    """``tenant_check`` and, where the limiter is Redis, a read of the cache keys ``keys``
+    in the same round trip (issue 5). Returns ``(decision, values)``; ``values`` (as
+    ``cache.get_many`` returns them) is None when they were not read: the in-process
+    limiter, or the read failed, or the limiter is unreachable."""
+    backend = limiter()
+    if not isinstance(backend, RedisLimiter):
+        return tenant_check(principal, scope=scope), None
+    limits = tenant_limits(principal)
+    outcome = _guarded(
+        lambda: backend.check_and_read(
+            cache_keys.ratelimit_tenant(principal.tenant_id, scope),
+            cache_keys.ratelimit_tenant_daily(principal.tenant_id),
+            rate=limits.rps,
+            burst=limits.burst,
+            quota=limits.daily_quota,
+            read=keys,
+        )
+    )
+    return (None, None) if outcome is None else outcome
+
+
 def refusal(decision: Decision):
     """The 429 problem for a refused tenant request."""
     headers = {"Retry-After": str(decision.retry_after)}
@@ -459,13 +512,32 @@ class TenantRateThrottle(BaseThrottle):
         if not settings.RATELIMIT_ENABLED or not getattr(principal, "is_authenticated", False):
             return True  # unauthenticated requests are limited per address (ip_failure)
         scope = getattr(view, "throttle_scope", None) or DEFAULT_SCOPE
-        decision = tenant_check(principal, scope=scope)
+        plan = _cache_plan(view, request)
+        if plan is None:
+            decision = tenant_check(principal, scope=scope)
+        else:  # issue 5: the response's cache keys ride along with the check
+            decision, values = tenant_check_and_read(principal, plan.keys, scope=scope)
+            if values is not None:
+                response_cache.prefetched(request, plan.keys, values)
         if decision is None:
             return True  # fail open
         _remember(request, decision)
         if not decision.allowed:
             raise refusal(decision)
         return True
+
+
+def _cache_plan(view, request):
+    """The response-cache plan the view's handler will serve for this request, if it says
+    (``TenantAPIView.cache_plan``). Input the handler will refuse means no plan: the
+    handler reports the error itself, after the check."""
+    hook = getattr(view, "cache_plan", None)
+    if hook is None or request.method not in ("GET", "HEAD"):
+        return None
+    try:
+        return hook(request)
+    except (exceptions.APIException, Problem):
+        return None
 
 
 # --- client addresses ---------------------------------------------------------------------

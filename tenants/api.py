@@ -25,7 +25,14 @@ class TenantView(TenantAPIView):
 
     @extend_schema(responses=OutputSerializer)
     def get(self, request):
-        return Response(self.OutputSerializer(self.tenant).data)
+        # What OutputSerializer renders (it documents the schema), built directly: this
+        # endpoint is on every client's hot path and the serializer cost more than the rest.
+        tenant, limits = self.tenant, self.tenant.limits
+        return Response({
+            "id": str(tenant.tenant_id), "slug": tenant.slug, "name": tenant.name, "status": tenant.status,
+            "tier": tenant.tier,
+            "limits": {"rps": limits.rps, "burst": limits.burst, "daily_quota": limits.daily_quota},
+        })
 
 
 class ApiKeyOutput(serializers.Serializer):

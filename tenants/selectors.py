@@ -11,6 +11,7 @@ from django.db import connections
 from django.utils import timezone
 from rest_framework import exceptions
 
+from radiant import cache as response_cache
 from radiant import cache_keys
 from radiant.tenancy import OPERATOR_DB, tenant_db
 from tenants.models import ApiKey
@@ -136,7 +137,7 @@ def _cached_lookup(prefix: str, key_hash: str):
         cache_keys.auth_entry(key_hash), cache_keys.auth_generation(), cache_keys.auth_touched(key_hash)
     )
     try:
-        found = cache.get_many([generation_key, entry_key, touch_key])
+        found = response_cache.get_many([generation_key, entry_key, touch_key])  # raw MGET on Redis
     except Exception:
         logger.warning("auth cache unavailable; authenticating from the database")
         return _lookup(prefix, key_hash), False

@@ -55,18 +55,28 @@ class TenantAPIView(APIView):
     # --- end rate limits ----------------------------------------------------------------
 
     # --- the hot read path (issue 5; radiant/cache.py, radiant/throttling.py) -----------
-    def cache_plan(self, request):
-        """The ``radiant.cache.Plan`` a cached GET handler will serve, or None.
+    def cache_plan(self, request, tenant_id):
+        """The ``radiant.cache.Plan`` a cached GET handler will serve for ``tenant_id``, or
+        None.
 
         Override it in an endpoint whose GET handler returns ``radiant.cache.serve(request,
-        plan, ...)`` with the same plan: the tenant's throttle check then reads the
-        response's cache keys in the same round trip to Redis, and the handler serves
-        from those values. Runs after authentication (``self.tenant`` is known), before
-        the permission check and the tenant scope: it must not touch the database. Raise
-        what the handler would raise for bad input (it is ignored here, and reported by
-        the handler).
+        plan, ...)`` with the same plan: the round trip to Redis that checks the key and
+        the tenant's rate limit then reads the response's cache keys too, and the handler
+        serves from those values. Runs while the request is authenticated (use
+        ``tenant_id``, not ``self.tenant``), before the permission check and the tenant
+        scope: it must not touch the database. Raise what the handler would raise for bad
+        input (it is ignored here, and reported by the handler).
         """
         return None
+
+    def planned(self, request):
+        """This request's ``cache_plan`` for the calling tenant, computed once per request
+        (a GET handler calls it instead of building the plan again)."""
+        tenant_id = self.tenant.tenant_id
+        planned = request.__dict__.get("_radiant_cache_plan")  # (tenant, plan): see radiant.throttling
+        if planned is not None and planned[1] is not None and planned[0] == str(tenant_id):
+            return planned[1]
+        return self.cache_plan(request, tenant_id)
     # --- end hot read path ----------------------------------------------------------------
 
     def __init_subclass__(cls, **kwargs):

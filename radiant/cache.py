@@ -35,9 +35,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import pickle
+import secrets
 import threading
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
@@ -104,6 +104,13 @@ class _Unavailable(Exception):
 
 def _now() -> float:
     return time.time()
+
+
+def token() -> int:
+    """A new version token: random (never a counter, see above), and an integer, which
+    django-redis stores as its digits, so a Lua script can compare it (issue 5: the
+    throttle script checks a tenant's auth generation)."""
+    return secrets.randbits(62)
 
 
 def render(data: Any) -> Payload:
@@ -186,10 +193,10 @@ def _init_versions(plan: Plan, versions: tuple) -> tuple:
     """Create missing version keys (first use, eviction, a flushed Redis) with new tokens."""
     missing = [key for key, value in zip(plan.versions, versions) if value is None]
     for key in missing:
-        _call("add", key, uuid.uuid4().hex, VERSION_TTL)
+        _call("add", key, token(), VERSION_TTL)
     current = _call("get_many", missing)
     return tuple(
-        value if value is not None else (current.get(key) or uuid.uuid4().hex)
+        value if value is not None else (current.get(key) or token())
         for key, value in zip(plan.versions, versions)
     )
 
@@ -331,19 +338,36 @@ def decode_many(backend, keys: Iterable[str], raw: list) -> dict:
     return {key: decode(value) for key, value in zip(keys, raw) if value is not None}
 
 
-def get_many(keys: Iterable[str]) -> dict:
-    """``cache.get_many(keys)``; on django-redis, one MGET sent with ``radiant.redis_wire``
-    in the backend's key format, decoded by its serializer: the same values, for less CPU.
-    Raises what the Redis client raises."""
+def get_many(*groups: Iterable[str]) -> dict:
+    """``cache.get_many`` of the keys of every group, as one dict; on django-redis, one
+    MGET per group, all sent in one round trip with ``radiant.redis_wire`` in the backend's
+    key format and decoded by its serializer: the same values, for less CPU. Raises what
+    the Redis client raises."""
     backend = redis_backend()
     if backend is None:
-        return cache.get_many(keys)
-    keys = list(keys)
+        values = {}
+        for keys in groups:
+            values.update(cache.get_many(keys))
+        return values
+    return read_replies(backend, groups, redis_wire.round_trip(
+        backend.client.get_client(write=True), mget_commands(backend, groups)
+    ))
+
+
+def mget_commands(backend, groups) -> list[tuple]:
     make_key = backend.make_key
-    (reply,) = redis_wire.round_trip(backend.client.get_client(write=True), [("MGET", *map(make_key, keys))])
-    if isinstance(reply, Exception):
-        raise reply
-    return decode_many(backend, keys, reply)
+    return [("MGET", *map(make_key, keys)) for keys in groups]
+
+
+def read_replies(backend, groups, replies) -> dict:
+    """The replies to ``mget_commands(backend, groups)`` as one ``get_many`` dict; raises
+    an error reply."""
+    values = {}
+    for keys, reply in zip(groups, replies):
+        if isinstance(reply, Exception):
+            raise reply
+        values.update(decode_many(backend, keys, reply))
+    return values
 
 
 # --- invalidation ---------------------------------------------------------------------------
@@ -354,7 +378,7 @@ def bump(*version_keys: str) -> None:
     if not version_keys:
         return
     try:
-        cache.set_many({key: uuid.uuid4().hex for key in version_keys}, VERSION_TTL)
+        cache.set_many({key: token() for key in version_keys}, VERSION_TTL)
     except Exception as exc:
         logger.error(
             "cache invalidation failed (%s) for %s; entries may be stale for up to their TTL",

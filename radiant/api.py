@@ -10,6 +10,9 @@ from radiant.throttling import TenantRateThrottle
 from radiant.throttling import apply_headers as apply_ratelimit_headers
 
 
+_ALLOWED: dict[type, list[str]] = {}  # issue 5: see TenantAPIView.allowed_methods
+
+
 class TenantAPIView(APIView):
     """Base class for every tenant endpoint. Owns tenant resolution; hard to bypass.
 
@@ -68,6 +71,15 @@ class TenantAPIView(APIView):
         input (it is ignored here, and reported by the handler).
         """
         return None
+
+    @property
+    def allowed_methods(self):
+        """DRF's ``Allow`` header list, worked out once per view class (every response
+        carries it; Django finds it with a ``hasattr`` per HTTP method each time)."""
+        cls = type(self)
+        if cls not in _ALLOWED:
+            _ALLOWED[cls] = super().allowed_methods
+        return _ALLOWED[cls]
 
     def planned(self, request):
         """This request's ``cache_plan`` for the calling tenant, computed once per request

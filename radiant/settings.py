@@ -281,3 +281,6 @@ LOGGING = {
 # DRF's content negotiation answers the common Accept headers without parsing them.
 MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "radiant.middleware.ApiLane")
 REST_FRAMEWORK["DEFAULT_CONTENT_NEGOTIATION_CLASS"] = "radiant.negotiation.ContentNegotiation"
+# django-redis's default, spelled out: it looks the setting up on every request's end, and a
+# missing setting costs an exception each time.
+DJANGO_REDIS_CLOSE_CONNECTION = False

@@ -582,11 +582,20 @@ _PLAN = "_radiant_cache_plan"
 _CHECKED = "radiant_tenant_checked"
 
 
+_throttling_views: dict[type, bool] = {}
+
+
 def _throttles(view) -> bool:
-    return view is not None and any(
-        isinstance(throttle, type) and issubclass(throttle, TenantRateThrottle)
-        for throttle in getattr(view, "throttle_classes", ())
-    )
+    """Whether the view checks the tenant's rate limit (known per view class)."""
+    if view is None:
+        return False
+    cls = type(view)
+    if cls not in _throttling_views:
+        _throttling_views[cls] = any(
+            isinstance(throttle, type) and issubclass(throttle, TenantRateThrottle)
+            for throttle in getattr(view, "throttle_classes", ())
+        )
+    return _throttling_views[cls]
 
 
 def confirmer(request):

@@ -91,7 +91,8 @@ class ApiLane:
         self.get_response = get_response
         paths = list(settings.MIDDLEWARE)
         after_me = paths[paths.index(f"{__name__}.{type(self).__name__}") + 1:]
-        self.lane = _Lane([path for path in after_me if path not in BROWSER_ONLY]).chain
+        self.handler = _Lane([path for path in after_me if path not in BROWSER_ONLY])
+        self.lane = self.handler.chain
 
     def __call__(self, request):
         if not request.path_info.startswith(API_PREFIX):

@@ -33,12 +33,26 @@ def _tenant_changed(tenant):
 
 
 def _key_changed(key):
-    return _generations(_all_tenants() if key is None else [key.tenant_id])
+    if key is None:
+        return _generations(_all_tenants())
+    # A key moved to another tenant (only the ORM can) makes the old tenant's entries stale too.
+    previous = getattr(key, "_radiant_previous_tenant_id", None)
+    return _generations({key.tenant_id, previous} - {None})
+
+
+def _note_previous_tenant(sender, instance, raw=False, using=None, **kwargs):
+    if instance.pk is not None and not raw:
+        instance._radiant_previous_tenant_id = (
+            sender.all_tenants.using(using).filter(pk=instance.pk).values_list("tenant_id", flat=True).first()
+        )
 
 
 def register() -> None:
+    from django.db.models.signals import pre_save
+
     from tenants.models import ApiKey, Tenant, Tier
 
     cache.invalidate_on_change(Tier, _tier_changed)
     cache.invalidate_on_change(Tenant, _tenant_changed)
     cache.invalidate_on_change(ApiKey, _key_changed)
+    pre_save.connect(_note_previous_tenant, sender=ApiKey, dispatch_uid="radiant.auth.previous_tenant")

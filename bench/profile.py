@@ -9,7 +9,8 @@ but the application's own work per request (gunicorn's parsing and the socket ar
 for every endpoint and for the floor, and ``make bench`` measures them).
 
 It prints the microseconds per request of the loop without a profiler (the number to
-compare before and after a change), then runs the loop again under pyinstrument and writes
+compare before and after a change) next to the same loop on the bare Django floor, then
+runs the loop again under pyinstrument (which slows it down) and writes
 
 - ``bench-results/profile-<name>.html``: the interactive call tree;
 - ``bench-results/profile-<name>.txt``: the same as text, also printed.
@@ -20,12 +21,13 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import subprocess
 import sys
 import time
 from urllib.parse import urlsplit
 
-from bench.harness import ROOT
-from bench.run import _services, app_environment, ensure_database, prepare
+from bench.harness import ROOT, ensure_database
+from bench.run import app_environment, prepare, services_from_environment
 
 
 def _environ(path: str, headers: dict[str, str]) -> dict:
@@ -69,12 +71,22 @@ def main(argv=None) -> int:
     parser.add_argument("--path", default="/api/v1/models")
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--anonymous", action="store_true", help="send no API key (e.g. /healthz)")
-    parser.add_argument("--interval-ms", type=float, default=0.1, help="pyinstrument sampling interval")
+    parser.add_argument("--interval-ms", type=float, default=0.5, help="pyinstrument sampling interval")
+    parser.add_argument("--floor", action="store_true", help="only time the bare Django floor (bench/floor.py)")
     args = parser.parse_args(argv)
+
+    if args.floor:  # its own process: the floor configures Django its own way
+        import bench.floor
+
+        loop(bench.floor.application, "/floor", {}, 500)
+        cpu = time.process_time()
+        wall = loop(bench.floor.application, "/floor", {}, args.requests)
+        print(f"floor: {wall:.0f} µs per request in-process, {(time.process_time() - cpu) / args.requests * 1e6:.0f} µs CPU")
+        return 0
 
     from pyinstrument import Profiler
 
-    services = _services()
+    services = services_from_environment()
     ensure_database(services["DATABASE_URL"])
     env = app_environment(services)
     raw_key, _ = prepare(env)
@@ -95,6 +107,8 @@ def main(argv=None) -> int:
         f"{args.path}: {wall:.0f} µs per request in-process, {cpu:.0f} µs of it on this process's CPU "
         f"(best of 3 loops of {per_loop}; the rest is waiting for Redis)"
     )
+
+    subprocess.run([sys.executable, "-m", "bench.profile", "--floor", "--requests", str(per_loop)], cwd=ROOT, check=True)
 
     profiler = Profiler(interval=args.interval_ms / 1000)
     profiler.start()

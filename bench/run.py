@@ -14,7 +14,10 @@ What it does, in one run (about two minutes):
 3. Starts two gunicorns with identical server settings (``--workers``, ``--worker-class``,
    ``--threads``, ``--keep-alive``): RADIANT with production-like settings (DEBUG off,
    pooled PostgreSQL connections, Redis cache and throttles, WARNING logs), and the floor,
-   a bare Django project answering one JSON view (``bench/floor.py``).
+   a bare Django project answering one JSON view (``bench/floor.py``). Default: sync
+   workers, one more than the machine has cores (a worker waiting for Redis should not
+   leave a core idle; on this 2-core machine 3 workers serve the floor as fast as 2 do, see
+   docs/PERFORMANCE.md). Sync workers close the connection after each response.
 4. Checks each endpoint once (200, JSON, rate-limit headers present: the throttle is on),
    which also warms the caches; then, for each target, a ``--warmup`` wrk run that is
    thrown away and a ``--duration`` run that is kept, 16 connections. The floor is measured
@@ -39,9 +42,8 @@ import time
 import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-from bench.harness import ROOT, WRK, gunicorn, run_wrk
+from bench.harness import ROOT, WRK, ensure_database, gunicorn, run_wrk
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/radiant_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
@@ -53,7 +55,7 @@ GOAL_RATIO, GOAL_P99_MS = 0.5, 25.0
 SEED_RPS, SEED_P50_MS, SEED_P95_MS, SEED_P99_MS, SEED_ERROR_RATE = 2000, 50, 200, 500, 0.001
 
 
-def _services() -> dict[str, str]:
+def services_from_environment() -> dict[str, str]:
     database = os.environ.get("DATABASE_URL") or os.environ.get("BENCH_DATABASE_URL") or DEFAULT_DATABASE_URL
     redis = os.environ.get("REDIS_URL") or os.environ.get("BENCH_REDIS_URL") or DEFAULT_REDIS_URL
     if not os.environ.get("DATABASE_URL") or not os.environ.get("REDIS_URL"):
@@ -61,19 +63,6 @@ def _services() -> dict[str, str]:
     if not database.startswith(("postgres://", "postgresql://")) or not redis.startswith("redis://"):
         sys.exit("the benchmark measures the services mode: DATABASE_URL=postgres://... REDIS_URL=redis://...")
     return {"DATABASE_URL": database, "REDIS_URL": redis}
-
-
-def ensure_database(url: str) -> None:
-    """Create the database of ``url`` if it does not exist yet."""
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    maintenance = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(maintenance, autocommit=True) as connection:
-        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not exists:
-            connection.execute(f'CREATE DATABASE "{name}"')
 
 
 def app_environment(services: dict[str, str]) -> dict[str, str]:
@@ -160,7 +149,7 @@ def main(argv=None) -> int:
     parser.add_argument("--warmup", type=int, default=2, help="seconds of wrk before each measured run")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--wrk-threads", type=int, default=2)
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", 2)))
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", (os.cpu_count() or 1) + 1)))
     parser.add_argument("--worker-class", default=os.environ.get("BENCH_WORKER_CLASS", "sync"))
     parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", 1)))
     parser.add_argument("--keep-alive", type=int, default=int(os.environ.get("BENCH_KEEP_ALIVE", 2)))
@@ -172,7 +161,7 @@ def main(argv=None) -> int:
         print("wrk is not installed: apt-get install -y wrk", file=sys.stderr)
         return 2
     started = time.monotonic()
-    services = _services()
+    services = services_from_environment()
     ensure_database(services["DATABASE_URL"])
     env = app_environment(services)
     raw_key, language = prepare(env)
@@ -198,9 +187,10 @@ def main(argv=None) -> int:
     rows = []
     with gunicorn(env, app="bench.floor:application", **server) as floor_url, gunicorn(env, **server) as app_url:
         bases = {"floor": floor_url, "app": app_url}
+        sizes = {}
         for name, where, path, headers, throttled in targets:
-            for _ in range(3):
-                info = preflight(bases[where] + path, headers, throttled=throttled)
+            for _ in range(3):  # the first fills the caches
+                sizes[name] = preflight(bases[where] + path, headers, throttled=throttled)["bytes"]
         print(
             f"gunicorn: {args.workers} {args.worker_class} workers x {args.threads} threads, keep-alive "
             f"{args.keep_alive}s; wrk: {args.connections} connections, {args.wrk_threads} threads, "
@@ -215,7 +205,7 @@ def main(argv=None) -> int:
                 headers=headers, percentiles=True,
             )
             row = {
-                "name": name, "path": path, "server": where, "requests": result.requests,
+                "name": name, "path": path, "server": where, "body_bytes": sizes[name], "requests": result.requests,
                 "rps": round(result.rps, 1), "p50_ms": result.latency_p50_ms, "p95_ms": result.latency_p95_ms,
                 "p99_ms": result.latency_p99_ms, "non_2xx": result.non_2xx, "socket_errors": result.socket_errors,
             }

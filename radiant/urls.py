@@ -25,12 +25,12 @@ urlpatterns = [
 
 
 def handler404(request, exception):
-    if request.path.startswith("/api/"):
+    if request.path_info.startswith("/api/"):  # path_info: without the API Gateway stage prefix
         return json_problem(request, 404, "not_found", "Not found", "No such endpoint.")
     return defaults.page_not_found(request, exception)
 
 
 def handler500(request):
-    if request.path.startswith("/api/"):
+    if request.path_info.startswith("/api/"):  # path_info: without the API Gateway stage prefix
         return json_problem(request, 500, "server_error", "Internal server error", "An unexpected error occurred.")
     return defaults.server_error(request)

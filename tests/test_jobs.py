@@ -101,3 +101,25 @@ def test_clear_expired_sessions_job_keeps_live_sessions():
 
     assert jobs.clear_expired_sessions() == {"job": "clear_expired_sessions", "deleted": 1}
     assert list(Session.objects.values_list("session_key", flat=True)) == [live.session_key]
+
+
+def test_tasks_bind_to_the_project_celery_app_though_radiant_loads_it_lazily():
+    """``import radiant`` no longer loads Celery (Lambda cold start); a task must still never
+    fall back to Celery's unconfigured default app (broker amqp://localhost)."""
+    import subprocess
+    import sys
+
+    from deploy.stage import PROJECT_DIR
+
+    code = (
+        "import sys, django; django.setup(); "
+        "assert 'celery' not in sys.modules, 'django.setup() imported celery'; "
+        "from tenants.tasks import api_key_mark_used; from django.conf import settings; "
+        "import radiant; "
+        "print(api_key_mark_used.app is radiant.celery_app, api_key_mark_used.app.main, "
+        "api_key_mark_used.app.conf.broker_url == settings.CELERY_BROKER_URL)"
+    )
+    env = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "radiant.settings", "REDIS_URL": "redis://127.0.0.1:6399/0"}
+    result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_DIR, env=env, capture_output=True, text=True)
+
+    assert result.stdout.split() == ["True", "radiant", "True"], result.stderr

@@ -318,3 +318,65 @@ def test_zappa_manage_event_runs_an_operator_command(lambda_handler, tenant):
     assert handler.handler({"manage": "purge_api_keys --older-than-days 30"}, None) == {}
 
     assert not ApiKey.all_tenants.filter(pk=key.pk).exists()
+
+
+def test_get_models_with_api_key_returns_the_tenants_catalog(lambda_handler, tenant, other_tenant, raw_key):
+    from tests.catalog.conftest import make_model
+
+    make_model("gpt-4o")
+    make_model("embed-v3", category="embedding")
+    make_model("acme-private", tenant=tenant)
+    make_model("someone-elses", tenant=other_tenant)
+    handler, _ = lambda_handler("dev")
+    auth = {"Authorization": f"Bearer {raw_key}"}
+
+    listed = handler.handler(rest_event("GET", f"{BASE}/api/v1/models", headers=auth), None)
+    chat = handler.handler(rest_event("GET", f"{BASE}/api/v1/models?category=chat", headers=auth), None)
+
+    assert listed["statusCode"] == 200
+    assert not listed.get("isBase64Encoded")
+    body = json.loads(response_body(listed))
+    assert [m["slug"] for m in body["results"]] == ["acme-private", "embed-v3", "gpt-4o"]
+    assert next(m for m in body["results"] if m["slug"] == "acme-private")["owner"] == "tenant"
+    assert [m["slug"] for m in json.loads(response_body(chat))["results"]] == ["acme-private", "gpt-4o"]
+    # HTTP caching survives the trip: the ETag comes back, and revalidation is a bodiless 304.
+    etag = listed["headers"]["ETag"]
+    again = handler.handler(rest_event("GET", f"{BASE}/api/v1/models", headers={**auth, "If-None-Match": etag}), None)
+    assert again["statusCode"] == 304
+    assert not again.get("body")
+
+
+def test_put_config_json_body_sets_the_tenants_override(lambda_handler, tenant, raw_key):
+    """API Gateway (binary support on) hands Lambda the JSON body base64-encoded; Zappa decodes it."""
+    from configuration.models import ConfigEntry
+
+    ConfigEntry.objects.create(key="ui.theme", value_type="string", value="system", is_overridable=True,
+                               description="theme", choices=["light", "dark", "system"])
+    handler, _ = lambda_handler("dev")
+    auth = {"Authorization": f"Bearer {raw_key}", "Content-Type": "application/json"}
+
+    put = handler.handler(rest_event("PUT", f"{BASE}/api/v1/config/ui.theme", headers=auth, body='{"value": "dark"}'), None)
+    got = handler.handler(rest_event("GET", f"{BASE}/api/v1/config/ui.theme", headers=auth), None)
+
+    assert put["statusCode"] == 200, put.get("body")
+    assert json.loads(response_body(put))["value"] == "dark"
+    assert json.loads(response_body(got))["source"] == "tenant"
+    assert json.loads(response_body(got))["value"] == "dark"
+
+
+@pytest.mark.parametrize("body", ['{"value": ', b'{"value": "\xff"}', '{"value": "neon"}', '{"value": "dark", "x": 1}'])
+def test_bad_put_through_the_handler_is_a_400_problem_and_changes_nothing(lambda_handler, tenant, raw_key, body):
+    from configuration.models import ConfigEntry, ConfigOverride
+
+    ConfigEntry.objects.create(key="ui.theme", value_type="string", value="system", is_overridable=True,
+                               description="theme", choices=["light", "dark", "system"])
+    handler, _ = lambda_handler("dev")
+    auth = {"Authorization": f"Bearer {raw_key}", "Content-Type": "application/json"}
+
+    response = handler.handler(rest_event("PUT", f"{BASE}/api/v1/config/ui.theme", headers=auth, body=body), None)
+
+    assert response["statusCode"] == 400
+    assert response["headers"]["Content-Type"] == "application/problem+json"
+    assert not response.get("isBase64Encoded")
+    assert json.loads(response["body"])["code"] == "validation_error"
+    assert not ConfigOverride.all_tenants.exists()

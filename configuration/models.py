@@ -6,6 +6,7 @@ from django.db import models
 
 from configuration import values
 from radiant.cache import InvalidatingQuerySet
+from radiant.models import TimeStamped
 from radiant.tenancy import TenantManager, TenantOwned
 
 # Dotted lower-case names ("chat.max_tokens"); "all" is the merged view's own cache key.
@@ -21,14 +22,6 @@ def validate_config_key(value):
         raise ValidationError("At most 100 characters.")
     if value in RESERVED_KEYS:
         raise ValidationError(f"'{value}' is reserved.")
-
-
-class TimeStamped(models.Model):
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        abstract = True
 
 
 class ConfigEntry(TimeStamped):

@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Q
 
 from radiant.cache import InvalidatingQuerySet
+from radiant.models import TimeStamped
 from radiant.tenancy import TenantManager, TenantOrGlobalManager, TenantOwned
 
 # Lower-case letters, digits, dots, dashes and underscores ("claude-3.5-sonnet"); "list" is
@@ -22,14 +23,6 @@ slug_validator = RegexValidator(
 def validate_model_slug(value):
     if value in RESERVED_SLUGS:
         raise ValidationError(f"'{value}' is reserved.")
-
-
-class TimeStamped(models.Model):
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        abstract = True
 
 
 class AIModel(TimeStamped):

@@ -15,7 +15,6 @@ import logging
 from django.apps import apps
 from django.conf import settings
 from django.db import connections
-from psycopg import sql
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +43,8 @@ def web_tables():
 
 
 def setup_web_role(using="default"):
+    from psycopg import sql  # PostgreSQL only; not imported at startup (Lambda cold start)
+
     role = settings.TENANT_DB_ROLE
     password = settings.DATABASES["tenant"].get("PASSWORD") or None
     with connections[using].cursor() as cursor:

@@ -276,6 +276,25 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
 
+# --- Lambda / API Gateway (issue 6; docs/DEPLOY.md) -----------------------------------
+#
+# Zappa's handler turns API Gateway events into WSGI requests. For requests to the
+# execute-api host it sets SCRIPT_NAME to "/<stage>" (behind a custom domain, to ""), and
+# Django builds every URL from it; the static storages below add it to static URLs too, so
+# admin links and CSS work under /dev/... as well as at the root of a custom domain.
+# The client address is the one API Gateway saw (requestContext.identity.sourceIp), not the
+# client-supplied X-Forwarded-For entry that Zappa puts in REMOTE_ADDR.
+MIDDLEWARE.insert(0, "radiant.lambda_gateway.ApiGatewayClientIpMiddleware")
+STORAGES["staticfiles"]["BACKEND"] = (
+    "radiant.staticfiles.StaticFilesStorage" if DEBUG
+    else "radiant.staticfiles.CompressedStaticFilesStorage"
+)
+# Deployed stages serve HTTPS only (API Gateway); cookies never travel in clear.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=PRODUCTION)
+# Periodic jobs (radiant/jobs.py): revoked or expired API keys are kept this many days
+# (tenants still see them in their key list), then deleted.
+API_KEY_RETENTION_DAYS = env_int("API_KEY_RETENTION_DAYS", 90)
+
 # --- the hot read path (issue 5; docs/PERFORMANCE.md) ----------------------------------
 # /api/v1/ requests skip the browser-only middleware (radiant/middleware.py says why), and
 # DRF's content negotiation answers the common Accept headers without parsing them.

@@ -6,6 +6,7 @@ import uuid
 from celery import shared_task
 
 from radiant import tenancy
+from radiant.celery import app as _celery_app  # noqa: F401  tasks bind to the project's app
 
 
 def tenant_task(*task_args, **task_options):

@@ -115,7 +115,7 @@ class _SetContextOnFirstQuery:
             self.scope.transaction = transaction.atomic(using=connection.alias)
             self.scope.transaction.__enter__()
         raw = connection.connection
-        if raw.info.transaction_status == _IDLE:
+        if raw.info.transaction_status == _idle():
             # A new transaction starts with this statement: the context comes first.
             raw.execute(_SET_CONTEXT_SQL, (str(self.scope.tenant_id), self.scope.signature))
         return execute(sql, params, many, context)
@@ -127,12 +127,12 @@ def _refuse_operator_alias(execute, sql, params, many, context):
     )
 
 
-try:  # psycopg is only needed on PostgreSQL
+def _idle():
+    # psycopg is only needed on PostgreSQL, and is imported with its backend by then; not at
+    # module import (Lambda cold start).
     from psycopg.pq import TransactionStatus
 
-    _IDLE = TransactionStatus.IDLE
-except ImportError:  # pragma: no cover
-    _IDLE = None
+    return TransactionStatus.IDLE
 
 
 class tenant_scope:

@@ -1,9 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.views import defaults
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from radiant import health
+from radiant import docs_views, health
 from radiant.problems import json_problem
 
 api_v1 = [
@@ -18,19 +17,19 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("api/schema/", docs_views.schema, name="schema"),  # drf-spectacular, loaded on first use
+    path("api/docs/", docs_views.docs, name="docs"),
     path("api/v1/", include(api_v1)),
 ]
 
 
 def handler404(request, exception):
-    if request.path.startswith("/api/"):
+    if request.path_info.startswith("/api/"):  # path_info: without the API Gateway stage prefix
         return json_problem(request, 404, "not_found", "Not found", "No such endpoint.")
     return defaults.page_not_found(request, exception)
 
 
 def handler500(request):
-    if request.path.startswith("/api/"):
+    if request.path_info.startswith("/api/"):  # path_info: without the API Gateway stage prefix
         return json_problem(request, 500, "server_error", "Internal server error", "An unexpected error occurred.")
     return defaults.server_error(request)

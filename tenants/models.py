@@ -6,15 +6,8 @@ from django.db import models
 from django.db.models import F, Q
 
 from radiant.cache import InvalidatingQuerySet
+from radiant.models import TimeStamped
 from radiant.tenancy import TenantManager, TenantOwned
-
-
-class TimeStamped(models.Model):
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        abstract = True
 
 
 class Tier(TimeStamped):

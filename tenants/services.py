@@ -7,6 +7,7 @@ import string
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from radiant import cache_keys
@@ -118,3 +119,19 @@ def api_key_touch(*, tenant_id, key_id: int, key_hash: str) -> None:
     except Exception:
         logger.warning("broker unavailable; recording API key use directly")
         api_key_mark_used(**kwargs)
+
+
+@transaction.atomic
+def api_key_purge(*, before) -> int:
+    """Delete keys revoked or expired before ``before`` (operator job). Returns how many.
+
+    Live keys are never touched; a key revoked or expired recently stays listed (with its
+    revocation or expiry) until it is older than the retention period.
+    """
+    if timezone.is_naive(before):
+        raise TenantError("the cut-off time must be timezone-aware")
+    if before > timezone.now():
+        raise TenantError("the cut-off time must not be in the future")
+    stale = ApiKey.all_tenants.filter(Q(revoked_at__lt=before) | Q(expires_at__lt=before))
+    deleted, _ = stale.delete()
+    return deleted

@@ -42,8 +42,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from django.core.cache import cache, caches
-from django.db import models, transaction
 from django.core.signals import setting_changed
+from django.db import models, transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.http import HttpResponse, HttpResponseNotModified
@@ -263,11 +263,15 @@ def serve(request, plan: Plan, build: Callable[[], Any]) -> HttpResponse:
     return respond(request, payload, plan)
 
 
-# --- the hot read path (issue 5) --------------------------------------------------------------
+# --- the hot read path (issue 5; docs/PERFORMANCE.md) ------------------------------------------
 #
-# A warm GET costs two round trips to Redis: authentication's MGET, then one pipeline with
-# the tenant's throttle script and this MGET of the response's keys (the plan is known as
-# soon as the tenant is; see TenantAPIView.cache_plan and radiant.throttling).
+# A warm GET makes one round trip to Redis: one write carries the throttle script (which
+# also confirms the key's auth row, see tenants/selectors.py), the MGET of the response's
+# entry and versions (the plan is known as soon as the tenant is: TenantAPIView.cache_plan)
+# and the MGET of the key's last-use gate (radiant.throttling.confirmer). The values are
+# recorded on the request (``prefetched``) and ``serve`` resolves them without asking again.
+# The helpers below read with django-redis's key format and serializer, on a connection the
+# thread keeps (radiant/redis_wire.py).
 
 _PREFETCHED = "radiant_cache_prefetched"
 

@@ -629,13 +629,11 @@ def confirmer(request):
                 current = values.get(generation_key) == generation
         except RedisError:
             return None  # the long way round: there, an unreachable limiter fails open or closed
-        if values is None:
-            values = {}
-        elif plan is not None:
+        if values is not None and plan is not None:
             response_cache.prefetched(request, plan.keys, values)
         if current and throttled:
             setattr(getattr(request, "_request", request), _CHECKED, decision)
-        return current, touch_key not in values
+        return current, values is not None and touch_key not in values
 
     return confirm
 

@@ -58,3 +58,15 @@ package: $(LAMBDA_VENV)/.installed
 BENCH_RUNS ?= 7
 bench-cold: install
 	$(PY) bench/cold_start.py --runs $(BENCH_RUNS)
+
+# --- hot read path (issue 5; docs/PERFORMANCE.md) ----------------------------------------
+# `make bench`: the app and a bare Django floor under identical gunicorns, wrk at 16
+# connections, table + bench-results/latest.json (DATABASE_URL/REDIS_URL, or its own).
+# `make profile`: where a warm request's time goes (PROFILE_ARGS="--path /api/v1/tenant").
+.PHONY: bench profile
+bench: install
+	@command -v wrk >/dev/null 2>&1 || { echo "wrk is not installed: apt-get install -y wrk"; exit 2; }
+	$(PY) -m bench.run $(BENCH_ARGS)
+
+profile: install
+	$(PY) -m bench.profile $(PROFILE_ARGS)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -20,10 +21,24 @@ import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
-WRK = os.environ.get("WRK", "/usr/bin/wrk")
+WRK = os.environ.get("WRK") or shutil.which("wrk") or "/usr/bin/wrk"
 HOST = "127.0.0.1"
+
+
+def ensure_database(url: str) -> None:
+    """Create the PostgreSQL database of ``url`` if it does not exist yet."""
+    import psycopg
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    maintenance = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(maintenance, autocommit=True) as connection:
+        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            connection.execute(f'CREATE DATABASE "{name}"')
 
 
 def free_port() -> int:
@@ -49,17 +64,20 @@ def _wait_ready(url: str, process: subprocess.Popen, timeout: float) -> None:
 
 @contextmanager
 def gunicorn(env: dict[str, str], *, workers: int = 2, worker_class: str = "sync", threads: int = 1,
-             access_log: str | None = None, timeout: float = 30.0):
-    """Serve radiant.wsgi with gunicorn on a free local port; yields the base URL.
+             access_log: str | None = None, timeout: float = 30.0, app: str = "radiant.wsgi:application",
+             args: tuple[str, ...] = ()):
+    """Serve ``app`` (radiant.wsgi by default) with gunicorn on a free local port; yields
+    the base URL.
 
     ``env`` is added to this process's environment (DATABASE_URL, REDIS_URL, settings).
-    With ``access_log`` each request is logged as ``<worker pid> <status>``.
+    With ``access_log`` each request is logged as ``<worker pid> <status>``. ``args`` are
+    further gunicorn options (e.g. ``--keep-alive``); the app must answer ``/healthz``.
     """
     port = free_port()
     command = [
-        sys.executable, "-m", "gunicorn", "radiant.wsgi:application",
+        sys.executable, "-m", "gunicorn", app,
         "--bind", f"{HOST}:{port}", "--workers", str(workers), "--worker-class", worker_class,
-        "--threads", str(threads), "--log-level", "warning", "--graceful-timeout", "5",
+        "--threads", str(threads), "--log-level", "warning", "--graceful-timeout", "5", *args,
     ]
     if access_log:
         command += ["--access-logfile", access_log, "--access-logformat", "%(p)s %(s)s"]
@@ -96,6 +114,7 @@ class WrkResult:
     latency_p99_ms: float | None
     non_2xx: int
     socket_errors: int
+    latency_p95_ms: float | None = None  # only with run_wrk(percentiles=True)
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
@@ -117,6 +136,16 @@ def parse_wrk(output: str) -> WrkResult:
     p99 = re.search(r"^\s+99%\s+(\S+)", output, re.M)
     non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    exact = re.search(r"^RADIANT-PERCENTILES p50=(\d+) p95=(\d+) p99=(\d+)$", output, re.M)
+    if exact:  # µs, from _PERCENTILES_SCRIPT: more digits than wrk's own table, and p95
+        p50, p95, p99 = (int(v) / 1000 for v in exact.groups())
+        return WrkResult(
+            requests=requests, rps=rps,
+            latency_avg_ms=_ms(latency.group(1)) if latency else float("nan"),
+            latency_p50_ms=p50, latency_p99_ms=p99, latency_p95_ms=p95,
+            non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+            socket_errors=sum(int(n) for n in errors.groups()) if errors else 0,
+        )
     return WrkResult(
         requests=requests,
         rps=rps,
@@ -128,14 +157,36 @@ def parse_wrk(output: str) -> WrkResult:
     )
 
 
+# wrk's --latency table has no p95: a done() hook prints the percentiles wanted, in µs.
+_PERCENTILES_SCRIPT = """
+done = function(summary, latency, requests)
+  io.write(string.format("RADIANT-PERCENTILES p50=%d p95=%d p99=%d\\n",
+    latency:percentile(50), latency:percentile(95), latency:percentile(99)))
+end
+"""
+
+
 def run_wrk(url: str, *, connections: int = 16, threads: int = 2, duration: int = 5,
-            headers: dict[str, str] | None = None) -> WrkResult:
-    """Drive ``url`` with wrk for ``duration`` seconds (local targets only)."""
+            headers: dict[str, str] | None = None, percentiles: bool = False) -> WrkResult:
+    """Drive ``url`` with wrk for ``duration`` seconds (local targets only).
+
+    With ``percentiles`` the result also has p95, and p50/p99 to the microsecond.
+    """
     if not url.startswith(f"http://{HOST}:"):
         raise ValueError("benchmarks target 127.0.0.1 only")
     command = [WRK, f"-t{threads}", f"-c{connections}", f"-d{int(duration)}s", "--latency"]
+    script = None
+    if percentiles:
+        script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+        script.write(_PERCENTILES_SCRIPT)
+        script.close()
+        command += ["-s", script.name]
     for name, value in (headers or {}).items():
         command += ["-H", f"{name}: {value}"]
     command.append(url)
-    output = subprocess.run(command, capture_output=True, text=True, check=True, timeout=duration + 30).stdout
+    try:
+        output = subprocess.run(command, capture_output=True, text=True, check=True, timeout=duration + 30).stdout
+    finally:
+        if script is not None:
+            os.unlink(script.name)
     return parse_wrk(output)

@@ -19,9 +19,8 @@ import os
 import statistics
 import subprocess
 import sys
-from urllib.parse import urlsplit, urlunsplit
 
-from bench.harness import ROOT, gunicorn, run_wrk
+from bench.harness import ROOT, ensure_database, gunicorn, run_wrk
 
 SLUG = "bench-throttle"
 
@@ -31,18 +30,6 @@ def _require_services():
     if not database.startswith(("postgres://", "postgresql://")) or not redis.startswith("redis://"):
         sys.exit("set DATABASE_URL=postgres://... and REDIS_URL=redis://... (the benchmark measures the services mode)")
     return database
-
-
-def _ensure_database(url: str) -> None:
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    maintenance = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(maintenance, autocommit=True) as connection:
-        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not exists:
-            connection.execute(f'CREATE DATABASE "{name}"')
 
 
 def _prepare() -> str:
@@ -77,7 +64,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     database = _require_services()
-    _ensure_database(database)
+    ensure_database(database)
     raw_key = _prepare()
     headers = {"Authorization": f"Bearer {raw_key}"}
     base_env = {"DJANGO_DEBUG": "0", "LOG_LEVEL": "WARNING"}

@@ -26,9 +26,12 @@ class ConfigListOutput(serializers.Serializer):
 class ConfigListView(TenantAPIView):
     """Every configuration entry as this tenant sees it (its override over the global value)."""
 
+    def cache_plan(self, request, tenant_id):
+        return caching.config_all_plan(tenant_id=tenant_id)
+
     @extend_schema(operation_id="v1_config_list", responses=ConfigListOutput)
     def get(self, request):
-        plan = caching.config_all_plan(tenant_id=self.tenant.tenant_id)
+        plan = self.planned(request)
         return cache.serve(request, plan, lambda: ConfigListOutput({"results": selectors.config_list()}).data)
 
 
@@ -38,11 +41,17 @@ class ConfigDetailView(TenantAPIView):
     class InputSerializer(StrictInput):
         value = serializers.JSONField(allow_null=True, help_text="Checked against the entry's type and constraints.")
 
+    def cache_plan(self, request, tenant_id):
+        key = self.kwargs["key"]
+        if not selectors.config_key_valid(key):
+            return None
+        return caching.config_item_plan(tenant_id=tenant_id, key=key)
+
     @extend_schema(parameters=[KEY_PARAMETER], responses=ConfigEntryOutput)
     def get(self, request, key):
         if not selectors.config_key_valid(key):  # never a cache key
             raise selectors.ConfigKeyNotFound(f"No configuration key {key!r}.")
-        plan = caching.config_item_plan(tenant_id=self.tenant.tenant_id, key=key)
+        plan = self.planned(request)
         return cache.serve(request, plan, lambda: ConfigEntryOutput(selectors.config_get(key=key)).data)
 
     @extend_schema(parameters=[KEY_PARAMETER], request=InputSerializer, responses=ConfigEntryOutput)

@@ -18,10 +18,16 @@ class I18nBundleOutput(serializers.Serializer):
 class BundleView(TenantAPIView):
     """A language's translations, falling back to the default language key by key."""
 
+    def cache_plan(self, request, tenant_id):
+        code = self.kwargs["language"].lower()
+        if not selectors.language_code_valid(code):
+            return None
+        return caching.i18n_bundle_plan(language=code)
+
     @extend_schema(parameters=[OpenApiParameter("language", str, OpenApiParameter.PATH)], responses=I18nBundleOutput)
     def get(self, request, language):
         code = language.lower()
         if not selectors.language_code_valid(code):  # never a cache key
             raise selectors.LanguageNotFound(f"No language {language!r}.")
-        plan = caching.i18n_bundle_plan(language=code)
+        plan = self.planned(request)
         return cache.serve(request, plan, lambda: I18nBundleOutput(selectors.bundle(language=code)).data)

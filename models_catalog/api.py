@@ -38,10 +38,13 @@ class ModelListView(TenantAPIView):
         category = serializers.ChoiceField(choices=AIModel.Category.choices, required=False)
         status = serializers.ChoiceField(choices=AIModel.LISTED_STATUSES, required=False)
 
+    def cache_plan(self, request, tenant_id):
+        return caching.models_list_plan(tenant_id=tenant_id, **query_input(self.FilterInput, request))
+
     @extend_schema(operation_id="v1_models_list", parameters=[FilterInput], responses=ModelListOutput)
     def get(self, request):
         filters = query_input(self.FilterInput, request)
-        plan = caching.models_list_plan(tenant_id=self.tenant.tenant_id, **filters)
+        plan = self.planned(request)
         return cache.serve(
             request, plan, lambda: ModelListOutput({"results": selectors.model_list(**filters)}).data
         )
@@ -50,9 +53,15 @@ class ModelListView(TenantAPIView):
 class ModelDetailView(TenantAPIView):
     """One model this tenant may use, with its metadata."""
 
+    def cache_plan(self, request, tenant_id):
+        slug = self.kwargs["slug"]
+        if not selectors.model_slug_valid(slug):
+            return None
+        return caching.models_detail_plan(tenant_id=tenant_id, slug=slug)
+
     @extend_schema(parameters=[OpenApiParameter("slug", str, OpenApiParameter.PATH)], responses=ModelDetailOutput)
     def get(self, request, slug):
         if not selectors.model_slug_valid(slug):  # never a cache key
             raise selectors.ModelNotFound(f"No model {slug!r}.")
-        plan = caching.models_detail_plan(tenant_id=self.tenant.tenant_id, slug=slug)
+        plan = self.planned(request)
         return cache.serve(request, plan, lambda: ModelDetailOutput(selectors.model_get(slug=slug)).data)

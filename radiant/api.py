@@ -10,6 +10,9 @@ from radiant.throttling import TenantRateThrottle
 from radiant.throttling import apply_headers as apply_ratelimit_headers
 
 
+_ALLOWED: dict[type, list[str]] = {}  # issue 5: see TenantAPIView.allowed_methods
+
+
 class TenantAPIView(APIView):
     """Base class for every tenant endpoint. Owns tenant resolution; hard to bypass.
 
@@ -53,6 +56,40 @@ class TenantAPIView(APIView):
         apply_ratelimit_headers(request, response)
         return response
     # --- end rate limits ----------------------------------------------------------------
+
+    # --- the hot read path (issue 5; radiant/cache.py, radiant/throttling.py) -----------
+    def cache_plan(self, request, tenant_id):
+        """The ``radiant.cache.Plan`` a cached GET handler will serve for ``tenant_id``, or
+        None.
+
+        Override it in an endpoint whose GET handler returns ``radiant.cache.serve(request,
+        plan, ...)`` with the same plan: the round trip to Redis that checks the key and
+        the tenant's rate limit then reads the response's cache keys too, and the handler
+        serves from those values. Runs while the request is authenticated (use
+        ``tenant_id``, not ``self.tenant``), before the permission check and the tenant
+        scope: it must not touch the database. Raise what the handler would raise for bad
+        input (it is ignored here, and reported by the handler).
+        """
+        return None
+
+    @property
+    def allowed_methods(self):
+        """DRF's ``Allow`` header list, worked out once per view class (every response
+        carries it; Django finds it with a ``hasattr`` per HTTP method each time)."""
+        cls = type(self)
+        if cls not in _ALLOWED:
+            _ALLOWED[cls] = super().allowed_methods
+        return _ALLOWED[cls]
+
+    def planned(self, request):
+        """This request's ``cache_plan`` for the calling tenant, computed once per request
+        (a GET handler calls it instead of building the plan again)."""
+        tenant_id = self.tenant.tenant_id
+        planned = request.__dict__.get("_radiant_cache_plan")  # (tenant, plan): see radiant.throttling
+        if planned is not None and planned[1] is not None and planned[0] == str(tenant_id):
+            return planned[1]
+        return self.cache_plan(request, tenant_id)
+    # --- end hot read path ----------------------------------------------------------------
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

@@ -29,7 +29,8 @@ class ApiKeyAuthentication(BaseAuthentication):
         # only keys that fail to authenticate are charged to it.
         throttling.ip_precheck(request)
         try:
-            authenticated = api_key_authenticate(parts[1])
+            # issue 5: a remembered key is confirmed in the round trip of the throttle check
+            authenticated = api_key_authenticate(parts[1], confirm=throttling.confirmer(request))
         except exceptions.AuthenticationFailed:
             throttling.ip_failure(request)
             raise

@@ -34,18 +34,25 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import pickle
+import secrets
+import threading
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.signals import setting_changed
 from django.db import models, transaction
 from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.http import HttpResponse, HttpResponseNotModified
 from django.utils.http import parse_etags
+from django_redis.cache import RedisCache
+from django_redis.compressors.identity import IdentityCompressor
+from django_redis.serializers.pickle import PickleSerializer
 
-from radiant import cache_keys
+from radiant import cache_keys, redis_wire
 
 logger = logging.getLogger("radiant.cache")
 
@@ -97,6 +104,13 @@ class _Unavailable(Exception):
 
 def _now() -> float:
     return time.time()
+
+
+def token() -> int:
+    """A new version token: random (never a counter, see above), and an integer, which
+    django-redis stores as its digits, so a Lua script can compare it (issue 5: the
+    throttle script checks a tenant's auth generation)."""
+    return secrets.randbits(62)
 
 
 def render(data: Any) -> Payload:
@@ -179,10 +193,10 @@ def _init_versions(plan: Plan, versions: tuple) -> tuple:
     """Create missing version keys (first use, eviction, a flushed Redis) with new tokens."""
     missing = [key for key, value in zip(plan.versions, versions) if value is None]
     for key in missing:
-        _call("add", key, uuid.uuid4().hex, VERSION_TTL)
+        _call("add", key, token(), VERSION_TTL)
     current = _call("get_many", missing)
     return tuple(
-        value if value is not None else (current.get(key) or uuid.uuid4().hex)
+        value if value is not None else (current.get(key) or token())
         for key, value in zip(plan.versions, versions)
     )
 
@@ -239,8 +253,125 @@ def respond(request, payload: Payload, plan: Plan) -> HttpResponse:
 
 
 def serve(request, plan: Plan, build: Callable[[], Any]) -> HttpResponse:
-    """``fetch`` then ``respond``: what a cached GET handler returns."""
-    return respond(request, fetch(plan, build), plan)
+    """``fetch`` then ``respond``: what a cached GET handler returns.
+
+    When the plan's keys were already read for this request (``prefetched``: with the
+    throttle's round trip), those values are used and the cache is not asked again.
+    """
+    values = prefetched_values(request, plan)
+    payload = fetch(plan, build) if values is None else resolve(plan, values, build)
+    return respond(request, payload, plan)
+
+
+# --- the hot read path (issue 5; docs/PERFORMANCE.md) ------------------------------------------
+#
+# A warm GET makes one round trip to Redis: one write carries the throttle script (which
+# also confirms the key's auth row, see tenants/selectors.py), the MGET of the response's
+# entry and versions (the plan is known as soon as the tenant is: TenantAPIView.cache_plan)
+# and the MGET of the key's last-use gate (radiant.throttling.confirmer). The values are
+# recorded on the request (``prefetched``) and ``serve`` resolves them without asking again.
+# The helpers below read with django-redis's key format and serializer, on a connection the
+# thread keeps (radiant/redis_wire.py).
+
+_PREFETCHED = "radiant_cache_prefetched"
+
+
+def prefetched(request, keys: Iterable[str], values: dict) -> None:
+    """Record ``values`` (as ``get_many`` returns them) read for ``keys`` on this request."""
+    setattr(getattr(request, "_request", request), _PREFETCHED, (frozenset(keys), values))
+
+
+def prefetched_values(request, plan: Plan) -> dict | None:
+    """The values read earlier in this request for every key of ``plan``, else None."""
+    found = getattr(getattr(request, "_request", request), _PREFETCHED, None)
+    if found is not None and found[0].issuperset(plan.keys):
+        return found[1]
+    return None
+
+
+class _Backend(threading.local):
+    """This thread's default cache, if django-redis, and its value decoder (looked up once:
+    ``caches["default"]`` costs microseconds a request; settings changes reset it)."""
+
+    config = -1
+    backend = None
+    decode = None
+
+
+_backend = _Backend()
+_config = [0]  # bumped when the CACHES setting changes (tests)
+
+
+@receiver(setting_changed)
+def _cache_settings_changed(*, setting, **kwargs):
+    if setting == "CACHES":
+        _config[0] += 1
+
+
+def _fast_decoder(backend):
+    """django-redis's ``decode``, minus its try-int-first for pickles: with its default
+    serializer and no compression, a stored pickle (protocol 2+, first byte 0x80) is
+    ``pickle.loads``; anything else (integers are stored as digits) goes to ``decode``."""
+    client = backend.client
+    if type(getattr(client, "_serializer", None)) is not PickleSerializer or type(
+        getattr(client, "_compressor", None)
+    ) is not IdentityCompressor:
+        return client.decode
+    loads, decode = pickle.loads, client.decode
+
+    def fast(value):
+        return loads(value) if value[:1] == b"\x80" else decode(value)
+
+    return fast
+
+
+def redis_backend():
+    """The default cache when it is django-redis (whose raw client and serializer the hot
+    path may use directly), else None."""
+    if _backend.config != _config[0]:
+        backend = caches["default"]
+        _backend.backend = backend if isinstance(backend, RedisCache) else None
+        _backend.decode = _fast_decoder(backend) if _backend.backend is not None else None
+        _backend.config = _config[0]
+    return _backend.backend
+
+
+def decode_many(backend, keys: Iterable[str], raw: list) -> dict:
+    """MGET replies -> what ``backend.get_many(keys)`` returns: present keys, decoded."""
+    decode = _backend.decode if backend is _backend.backend else backend.client.decode
+    return {key: decode(value) for key, value in zip(keys, raw) if value is not None}
+
+
+def get_many(*groups: Iterable[str]) -> dict:
+    """``cache.get_many`` of the keys of every group, as one dict; on django-redis, one
+    MGET per group, all sent in one round trip with ``radiant.redis_wire`` in the backend's
+    key format and decoded by its serializer: the same values, for less CPU. Raises what
+    the Redis client raises."""
+    backend = redis_backend()
+    if backend is None:
+        values = {}
+        for keys in groups:
+            values.update(cache.get_many(keys))
+        return values
+    return read_replies(backend, groups, redis_wire.round_trip(
+        backend.client.get_client(write=True), mget_commands(backend, groups)
+    ))
+
+
+def mget_commands(backend, groups) -> list[tuple]:
+    make_key = backend.make_key
+    return [("MGET", *map(make_key, keys)) for keys in groups]
+
+
+def read_replies(backend, groups, replies) -> dict:
+    """The replies to ``mget_commands(backend, groups)`` as one ``get_many`` dict; raises
+    an error reply."""
+    values = {}
+    for keys, reply in zip(groups, replies):
+        if isinstance(reply, Exception):
+            raise reply
+        values.update(decode_many(backend, keys, reply))
+    return values
 
 
 # --- invalidation ---------------------------------------------------------------------------
@@ -251,7 +382,7 @@ def bump(*version_keys: str) -> None:
     if not version_keys:
         return
     try:
-        cache.set_many({key: uuid.uuid4().hex for key in version_keys}, VERSION_TTL)
+        cache.set_many({key: token() for key in version_keys}, VERSION_TTL)
     except Exception as exc:
         logger.error(
             "cache invalidation failed (%s) for %s; entries may be stale for up to their TTL",

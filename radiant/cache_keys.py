@@ -11,9 +11,11 @@ def auth_touched(key_hash: str) -> str:
     return f"auth:{key_hash}:touched"
 
 
-def auth_generation() -> str:
-    """The current generation of cached auth entries; replaced on any tier/tenant/key change."""
-    return "auth:generation"
+def auth_generation(tenant_id) -> str:
+    """The current generation of a tenant's cached auth entries; replaced on any change to
+    the tenant, its keys or its tier. Its tenant id is a Redis Cluster hash tag, like the
+    rate-limit keys', so the throttle script may check it (issue 5)."""
+    return f"auth:{{{tenant_id}}}:generation"
 
 
 # --- catalog, configuration, translations (issue 3) -------------------------------------

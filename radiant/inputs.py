@@ -1,6 +1,7 @@
 """Strict input serializers: an unknown field is a 400, not silently ignored (DESIGN.md §8)."""
 
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 
 class StrictInput(serializers.Serializer):
@@ -15,7 +16,36 @@ class StrictInput(serializers.Serializer):
 
 
 def query_input(serializer_class, request) -> dict:
-    """Validate the query string with ``serializer_class``; 400 ``validation_error`` if bad."""
-    serializer = serializer_class(data=request.query_params.dict())
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
+    """Validate the query string with ``serializer_class``; 400 ``validation_error`` if bad.
+
+    Validated once per request and serializer (a view may need its filters before its
+    handler runs, see ``TenantAPIView.cache_plan``). An empty query string against a
+    serializer whose fields are all optional without defaults is ``{}`` without building
+    the serializer (issue 5: building one deep-copies its fields on every request).
+    """
+    memo = request.__dict__.setdefault("_radiant_query_inputs", {})
+    if serializer_class not in memo:
+        if not request.META.get("QUERY_STRING") and _all_optional(serializer_class):
+            memo[serializer_class] = {}
+        else:
+            serializer = serializer_class(data=request.query_params.dict())
+            serializer.is_valid(raise_exception=True)
+            memo[serializer_class] = serializer.validated_data
+    return memo[serializer_class]
+
+
+_optional: dict[type, bool] = {}
+_BASE_VALIDATION = ("validate", "to_internal_value", "run_validation", "run_validators", "get_validators")
+
+
+def _all_optional(serializer_class) -> bool:
+    """Empty input certainly validates to ``{}``: every declared field is optional without a
+    default, and no validation step is customised beyond StrictInput's unknown-field check."""
+    if serializer_class not in _optional:
+        _optional[serializer_class] = all(
+            not field.required and field.default is empty
+            for field in serializer_class._declared_fields.values()
+        ) and all(
+            getattr(serializer_class, name) is getattr(StrictInput, name) for name in _BASE_VALIDATION
+        ) and not getattr(getattr(serializer_class, "Meta", None), "validators", None)
+    return _optional[serializer_class]

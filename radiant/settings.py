@@ -294,3 +294,12 @@ SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=
 # Periodic jobs (radiant/jobs.py): revoked or expired API keys are kept this many days
 # (tenants still see them in their key list), then deleted.
 API_KEY_RETENTION_DAYS = env_int("API_KEY_RETENTION_DAYS", 90)
+
+# --- the hot read path (issue 5; docs/PERFORMANCE.md) ----------------------------------
+# /api/v1/ requests skip the browser-only middleware (radiant/middleware.py says why), and
+# DRF's content negotiation answers the common Accept headers without parsing them.
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "radiant.middleware.ApiLane")
+REST_FRAMEWORK["DEFAULT_CONTENT_NEGOTIATION_CLASS"] = "radiant.negotiation.ContentNegotiation"
+# django-redis's default, spelled out: it looks the setting up on every request's end, and a
+# missing setting costs an exception each time.
+DJANGO_REDIS_CLOSE_CONNECTION = False

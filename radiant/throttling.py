@@ -81,13 +81,13 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import caches
-from django_redis.cache import RedisCache
 from redis.exceptions import NoScriptError, RedisError
 from rest_framework import exceptions
 from rest_framework.throttling import BaseThrottle
 
-from radiant import cache_keys
-from radiant.problems import DailyQuotaExceeded, RateLimited, ServiceUnavailable
+from radiant import cache as response_cache
+from radiant import cache_keys, redis_wire
+from radiant.problems import DailyQuotaExceeded, Problem, RateLimited, ServiceUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -101,14 +101,21 @@ BUCKET_KEY_GRACE_MS = 1_000  # milliseconds a bucket outlives the moment it is f
 
 # reasons, as the script returns them
 ADMITTED, BUCKET_EMPTY, QUOTA_SPENT = 0, 1, 2
+AUTH_STALE = 3  # issue 5: the caller's auth row is out of date; nothing was counted
 
 # KEYS[1] bucket hash {t = tokens (millionths), u = last update (µs, Redis TIME)}
 # KEYS[2] daily hash {d = UTC day number, n = requests admitted that day}; only with a quota
+# KEYS[#KEYS] the tenant's auth generation, only with ARGV[4] (issue 5)
 # ARGV    rate (tokens/s), burst (tokens), daily quota (0: none)
+#         [, the auth generation the caller's key was read under]
 # returns {reason, whole tokens left, µs until full, µs until next token, used today,
-#          s until next UTC midnight}
-# Mirrors _evaluate() below; change both together.
+#          s until next UTC midnight}, or {AUTH_STALE, 0, 0, 0, 0, 0} if ARGV[4] is not the
+#          tenant's generation any more (nothing is counted: the caller re-authenticates).
+# Mirrors _evaluate() below (the generation check aside); change both together.
 _SCRIPT = """
+if ARGV[4] and redis.call('GET', KEYS[#KEYS]) ~= ARGV[4] then
+  return {AUTH_STALE, 0, 0, 0, 0, 0}
+end
 local MICRO, DAY = 1000000, 86400
 local clock = redis.call('TIME')
 local now_s = tonumber(clock[1])
@@ -154,7 +161,9 @@ local full_in, retry_in = 0, 0
 if tokens < capacity then full_in = math.ceil((capacity - tokens) / rate) end
 if tokens < MICRO then retry_in = math.ceil((MICRO - tokens) / rate) end
 return {reason, math.floor(tokens / MICRO), full_in, retry_in, used, (day + 1) * DAY - now_s}
-""".replace("BUCKET_GRACE_MS", str(BUCKET_KEY_GRACE_MS)).replace("DAILY_GRACE", str(DAILY_KEY_GRACE))
+""".replace("BUCKET_GRACE_MS", str(BUCKET_KEY_GRACE_MS)).replace("DAILY_GRACE", str(DAILY_KEY_GRACE)).replace(
+    "AUTH_STALE", "3"
+)
 _SCRIPT_SHA = hashlib.sha1(_SCRIPT.encode()).hexdigest()
 
 
@@ -264,12 +273,52 @@ class RedisLimiter:
         else:
             keys = (1, make_key(bucket_key))
         client = self.cache.client.get_client(write=True)
-        try:
-            result = client.evalsha(_SCRIPT_SHA, *keys, rate, burst, quota or 0)
-        except NoScriptError:  # first use on this server, or after SCRIPT FLUSH / a failover
-            client.script_load(_SCRIPT)
-            result = client.evalsha(_SCRIPT_SHA, *keys, rate, burst, quota or 0)
+        (result,) = redis_wire.round_trip(client, [("EVALSHA", _SCRIPT_SHA, *keys, rate, burst, quota or 0)])
+        result = self._script_result(client, result, keys, rate, burst, quota or 0)
         return Decision.from_result(result, rate=rate, burst=burst, quota=quota)
+
+    @staticmethod
+    def _script_result(client, result, keys, *args):
+        if isinstance(result, NoScriptError):  # first use on this server, or after SCRIPT FLUSH / a failover
+            client.script_load(_SCRIPT)
+            return client.evalsha(_SCRIPT_SHA, *keys, *args)
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def check_and_read(self, bucket_key, daily_key, *, rate, burst, quota=None, read=(), generation=None):
+        """``check()`` and reads of cache keys in ONE round trip (issue 5).
+
+        ``read`` is a list of key groups, each read with one MGET. All commands go in one
+        write (``radiant.redis_wire``; like a pipeline, not a transaction: the script is
+        atomic by itself and the reads need no isolation from it). With ``generation`` =
+        ``(key, value)`` the script first checks that the key (a tenant's auth generation,
+        in the bucket's hash slot) still holds ``value``, and counts nothing if not.
+        Returns ``(decision, values)``: ``decision`` is None when the generation had moved;
+        ``values`` as the cache's ``get_many`` of all the keys would return them, or None if
+        a read failed.
+        """
+        make_key = self.cache.make_key
+        keys = [make_key(bucket_key)]
+        if quota:
+            keys.append(make_key(daily_key))
+        args = [rate, burst, quota or 0]
+        if generation is not None:
+            keys.append(make_key(generation[0]))
+            args.append(generation[1])
+        keys = (len(keys), *keys)
+        client = self.cache.client.get_client(write=True)
+        result, *replies = redis_wire.round_trip(
+            client, [("EVALSHA", _SCRIPT_SHA, *keys, *args), *response_cache.mget_commands(self.cache, read)]
+        )
+        result = self._script_result(client, result, keys, *args)
+        try:
+            values = response_cache.read_replies(self.cache, read, replies)
+        except RedisError:
+            values = None
+        if int(result[0]) == AUTH_STALE:
+            return None, values
+        return Decision.from_result(result, rate=rate, burst=burst, quota=quota), values
 
     def ttls(self, *keys) -> dict[str, int]:
         """Remaining lifetime (ms) of each key as stored: -2 absent, -1 no expiry."""
@@ -337,8 +386,8 @@ def local_reset() -> None:
 def limiter() -> RedisLimiter | MemoryLimiter:
     """The backend for the current cache configuration (decided per call: cheap, and
     settings overrides in tests take effect)."""
-    cache = caches[CACHE_ALIAS]
-    if isinstance(cache, RedisCache):
+    cache = response_cache.redis_backend()  # the default cache (CACHE_ALIAS), looked up once per thread
+    if cache is not None:
         return RedisLimiter(cache)
     return _memory_limiter
 
@@ -434,6 +483,28 @@ def tenant_check(principal, *, scope: str = DEFAULT_SCOPE) -> Decision | None:
     )
 
 
+def tenant_check_and_read(principal, read, *, scope: str = DEFAULT_SCOPE) -> tuple[Decision | None, dict | None]:
+    """``tenant_check`` and, where the limiter is Redis, reads of the cache key groups
+    ``read`` in the same round trip (issue 5). Returns ``(decision, values)``; ``values`` (as
+    ``cache.get_many`` returns them) is None when they were not read: the in-process
+    limiter, or the read failed, or the limiter is unreachable."""
+    backend = limiter()
+    if not isinstance(backend, RedisLimiter):
+        return tenant_check(principal, scope=scope), None
+    limits = tenant_limits(principal)
+    outcome = _guarded(
+        lambda: backend.check_and_read(
+            cache_keys.ratelimit_tenant(principal.tenant_id, scope),
+            cache_keys.ratelimit_tenant_daily(principal.tenant_id),
+            rate=limits.rps,
+            burst=limits.burst,
+            quota=limits.daily_quota,
+            read=read,
+        )
+    )
+    return (None, None) if outcome is None else outcome
+
+
 def refusal(decision: Decision):
     """The 429 problem for a refused tenant request."""
     headers = {"Retry-After": str(decision.retry_after)}
@@ -452,20 +523,119 @@ def refusal(decision: Decision):
 
 class TenantRateThrottle(BaseThrottle):
     """DRF throttle for the tenant API: the tenant's bucket (scope from the view's
-    ``throttle_scope``, else ``default``) and its daily quota, in one atomic check."""
+    ``throttle_scope``, else ``default``) and its daily quota, in one atomic check.
+
+    When authentication already made the check for this request (``confirmer``: in the
+    same round trip that confirmed the key), its decision is applied, not made again."""
 
     def allow_request(self, request, view):
         principal = request.user
         if not settings.RATELIMIT_ENABLED or not getattr(principal, "is_authenticated", False):
             return True  # unauthenticated requests are limited per address (ip_failure)
-        scope = getattr(view, "throttle_scope", None) or DEFAULT_SCOPE
-        decision = tenant_check(principal, scope=scope)
+        raw = getattr(request, "_request", request)
+        if hasattr(raw, _CHECKED):
+            decision = getattr(raw, _CHECKED)
+        else:
+            scope = getattr(view, "throttle_scope", None) or DEFAULT_SCOPE
+            plan = _cache_plan(view, request, principal.tenant_id)
+            if plan is None:
+                decision = tenant_check(principal, scope=scope)
+            else:  # issue 5: the response's cache keys ride along with the check
+                decision, values = tenant_check_and_read(principal, [plan.keys], scope=scope)
+                if values is not None:
+                    response_cache.prefetched(request, plan.keys, values)
         if decision is None:
             return True  # fail open
         _remember(request, decision)
         if not decision.allowed:
             raise refusal(decision)
         return True
+
+
+def _cache_plan(view, request, tenant_id):
+    """The response-cache plan the view's handler will serve for this request, if it says
+    (``TenantAPIView.cache_plan``). Input the handler will refuse means no plan: the
+    handler reports the error itself, after the check."""
+    hook = getattr(view, "cache_plan", None)
+    if hook is None or request.method not in ("GET", "HEAD"):
+        return None
+    try:
+        plan = hook(request, tenant_id)
+    except (exceptions.APIException, Problem):
+        return None
+    request.__dict__[_PLAN] = (str(tenant_id), plan)  # for TenantAPIView.planned()
+    return plan
+
+
+_PLAN = "_radiant_cache_plan"
+
+
+# --- one round trip for a warm request (issue 5) ---------------------------------------------
+#
+# Authentication remembers keys it has seen (tenants/selectors.py); such a key is only
+# trusted once Redis confirms its tenant's auth generation has not moved. ``confirmer``
+# makes that confirmation the same round trip as the tenant's throttle check (the script
+# checks the generation first and counts nothing if it moved) and the reads of the key's
+# last-use gate and the response's cache entry. The decision is kept on the request for
+# TenantRateThrottle; a stale or unconfirmable key goes the long way round.
+
+_CHECKED = "radiant_tenant_checked"
+
+
+_throttling_views: dict[type, bool] = {}
+
+
+def _throttles(view) -> bool:
+    """Whether the view checks the tenant's rate limit (known per view class)."""
+    if view is None:
+        return False
+    cls = type(view)
+    if cls not in _throttling_views:
+        _throttling_views[cls] = any(
+            isinstance(throttle, type) and issubclass(throttle, TenantRateThrottle)
+            for throttle in getattr(view, "throttle_classes", ())
+        )
+    return _throttling_views[cls]
+
+
+def confirmer(request):
+    """For ``api_key_authenticate(confirm=...)``: a function ``(principal, generation,
+    touch_key) -> (current, touch_due)`` (None: Redis could not be asked), or None where
+    the limiter is not Redis."""
+    backend = limiter()
+    if not isinstance(backend, RedisLimiter):
+        return None
+    view = (getattr(request, "parser_context", None) or {}).get("view")
+    throttled = settings.RATELIMIT_ENABLED and _throttles(view)
+
+    def confirm(principal, generation, touch_key):
+        tenant = str(principal.tenant_id)  # formatted once for every key below
+        plan = _cache_plan(view, request, tenant)
+        read = [plan.keys, (touch_key,)] if plan is not None else [(touch_key,)]
+        generation_key = cache_keys.auth_generation(tenant)
+        try:
+            if throttled:
+                limits = tenant_limits(principal)
+                scope = getattr(view, "throttle_scope", None) or DEFAULT_SCOPE
+                decision, values = backend.check_and_read(
+                    cache_keys.ratelimit_tenant(tenant, scope),
+                    cache_keys.ratelimit_tenant_daily(tenant),
+                    rate=limits.rps, burst=limits.burst, quota=limits.daily_quota,
+                    read=read, generation=(generation_key, generation),
+                )
+                current = decision is not None
+            else:
+                values = response_cache.get_many((generation_key,), *read)
+                current = values.get(generation_key) == generation
+        except RedisError:
+            return None  # the long way round: there, an unreachable limiter fails open or closed
+        if values is not None and plan is not None:
+            response_cache.prefetched(request, plan.keys, values)
+        if current and throttled:
+            setattr(getattr(request, "_request", request), _CHECKED, decision)
+        return current, values is not None and touch_key not in values
+
+    return confirm
 
 
 # --- client addresses ---------------------------------------------------------------------

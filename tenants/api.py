@@ -1,5 +1,7 @@
+from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from radiant.api import TenantAPIView
@@ -25,7 +27,17 @@ class TenantView(TenantAPIView):
 
     @extend_schema(responses=OutputSerializer)
     def get(self, request):
-        return Response(self.OutputSerializer(self.tenant).data)
+        # What OutputSerializer renders (it documents the schema), built and rendered
+        # directly (issue 5): this endpoint is on every client's hot path, and the nested
+        # serializer and DRF's response rendering cost more than everything else it does.
+        # JSON is the API's only renderer; content negotiation has already refused others.
+        tenant, limits = self.tenant, self.tenant.limits
+        body = {
+            "id": str(tenant.tenant_id), "slug": tenant.slug, "name": tenant.name, "status": tenant.status,
+            "tier": tenant.tier,
+            "limits": {"rps": limits.rps, "burst": limits.burst, "daily_quota": limits.daily_quota},
+        }
+        return HttpResponse(JSONRenderer().render(body), content_type=JSONRenderer.media_type)
 
 
 class ApiKeyOutput(serializers.Serializer):

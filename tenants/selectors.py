@@ -2,15 +2,17 @@
 
 import hashlib
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from django.core.cache import cache
 from django.db import connections
 from django.utils import timezone
 from rest_framework import exceptions
 
+from radiant import cache as response_cache
 from radiant import cache_keys
 from radiant.tenancy import OPERATOR_DB, tenant_db
 from tenants.models import ApiKey
@@ -124,55 +126,155 @@ class Authenticated:
     touch_due: bool  # time to record the key's last use (at most once per interval)
 
 
-def _cached_lookup(prefix: str, key_hash: str):
-    """The key's row, from the auth cache when it is current, else from the database.
+# --- the auth cache -------------------------------------------------------------------------
+#
+# A key's row (tenant, status, tier limits, revocation, expiry) is cached in Redis under
+# ``auth:<key hash>`` together with the *generation* of its tenant it was read under: a
+# random token in ``auth:{<tenant id>}:generation`` that every committed change to the
+# tenant, any of its keys, or its tier replaces (tenants/caching.py). An entry whose
+# generation is no longer its tenant's is never used, so a revoked key, a suspension or a
+# tier edit applies on the next request. TTLs are only the safety net.
+#
+# Issue 5: each process also remembers the rows it has seen (``_known``), and a request
+# confirms its row against the tenant's generation in the same round trip that runs its
+# throttle check and reads its response (``confirm``, see radiant/auth.py and
+# radiant/throttling.py: the throttle script counts nothing if the generation moved). So a
+# warm request makes one round trip to Redis, and a changed key still fails on the next
+# request, in every process: what a process remembers is only ever used once Redis has
+# confirmed it is current.
 
-    One cache round trip (MGET) fetches the auth generation, the cached row and the
-    last-use gate together. Any change to a tier, tenant or key replaces the generation
-    (on commit), so a revoked key, a suspension or a tier edit applies on the next request.
-    If the cache is down, the database answers.
-    """
-    entry_key, generation_key, touch_key = (
-        cache_keys.auth_entry(key_hash), cache_keys.auth_generation(), cache_keys.auth_touched(key_hash)
-    )
-    try:
-        found = cache.get_many([generation_key, entry_key, touch_key])
-    except Exception:
-        logger.warning("auth cache unavailable; authenticating from the database")
-        return _lookup(prefix, key_hash), False
-    generation, entry = found.get(generation_key), found.get(entry_key)
-    touch_due = touch_key not in found
-    if entry is not None and generation is not None and entry["generation"] == generation:
-        return entry["row"], touch_due
-    row = _lookup(prefix, key_hash)
-    try:
+
+@dataclass(frozen=True)
+class Known:
+    """A key's row as of one generation of its tenant, and until when it may be used."""
+
+    generation: object
+    row: dict
+    principal: TenantPrincipal
+    expires: float  # time.time(): the cache entry's own expiry (the safety net)
+
+
+_known: dict[str, Known] = {}
+KNOWN_MAX = 10_000
+
+
+def _remember(key_hash: str, known: Known) -> None:
+    if len(_known) >= KNOWN_MAX:
+        _known.clear()  # a hint, not a source of truth: forgetting is always safe
+    _known[key_hash] = known
+
+
+def forget_known() -> None:
+    """Forget every remembered row (tests; a process never needs to)."""
+    _known.clear()
+
+
+def _generation_of(tenant_id):
+    """The tenant's current auth generation, created if it has none (first use, eviction)."""
+    key = cache_keys.auth_generation(tenant_id)
+    generation = cache.get(key)
+    if not isinstance(generation, int):  # none yet (or not a token: replace it)
         if generation is None:
-            generation = auth_generation_new()
-        if row is not None:
-            cache.set(entry_key, {"generation": generation, "row": row}, AUTH_CACHE_TTL)
-    except Exception:
-        logger.warning("auth cache unavailable; not caching the key")
-    return row, touch_due
-
-
-def auth_generation_new() -> str:
-    """Start a new auth generation: every cached key entry is stale from now on."""
-    generation = uuid4().hex
-    cache.set(cache_keys.auth_generation(), generation, None)
+            cache.add(key, response_cache.token(), response_cache.VERSION_TTL)
+        else:
+            cache.set(key, response_cache.token(), response_cache.VERSION_TTL)
+        generation = cache.get(key)
     return generation
 
 
-def api_key_authenticate(raw_key: str, *, now: datetime | None = None) -> Authenticated:
-    """Authenticate a raw API key. Unknown, revoked and expired keys raise 401."""
+def _rebuild(prefix: str, key_hash: str):
+    """The row from the database, cached under its tenant's generation as read *before*
+    the row (so a change committed in between leaves the entry stale, never wrong)."""
+    row = _lookup(prefix, key_hash)
+    if row is None:
+        return None
+    try:
+        generation = _generation_of(row["tenant_id"])
+    except Exception:
+        logger.warning("auth cache unavailable; authenticating from the database")
+        return row
+    row = _lookup(prefix, key_hash)
+    if row is None:
+        return None
+    expires = time.time() + AUTH_CACHE_TTL
+    try:
+        cache.set(cache_keys.auth_entry(key_hash), {"generation": generation, "row": row, "expires": expires},
+                  AUTH_CACHE_TTL)
+    except Exception:
+        logger.warning("auth cache unavailable; not caching the key")
+        return row
+    if response_cache.redis_backend() is not None:
+        _remember(key_hash, Known(generation, row, _principal(row), expires))
+    return row
+
+
+def _known_from_entry(entry) -> Known | None:
+    if not isinstance(entry, dict) or "expires" not in entry or entry["expires"] <= time.time():
+        return None
+    return Known(entry["generation"], entry["row"], _principal(entry["row"]), entry["expires"])
+
+
+def _cached_lookup(prefix: str, key_hash: str, confirm=None):
+    """``(row, principal or None, touch_due)``: the key's row from the auth cache when it
+    is current, else from the database (and cached). If the cache is down, the database
+    answers.
+
+    With ``confirm`` (a request's round trip, see radiant/auth.py): ``confirm(principal,
+    generation, touch_key)`` -> ``(current, touch_due)``, or None if Redis could not be
+    asked. A remembered row is confirmed first (one round trip in all), then the cached
+    entry (one more), then the database. Without it: one ``get_many`` for the entry and
+    the last-use gate, one read of the tenant's generation.
+    """
+    entry_key, touch_key = cache_keys.auth_entry(key_hash), cache_keys.auth_touched(key_hash)
+    if confirm is not None:
+        known = _known.get(key_hash)
+        if known is not None and known.expires > time.time():
+            outcome = confirm(known.principal, known.generation, touch_key)
+            if outcome is None:
+                return _lookup(prefix, key_hash), None, False
+            if outcome[0]:
+                return known.row, known.principal, outcome[1]
+        _known.pop(key_hash, None)
+        try:
+            found = response_cache.get_many((entry_key, touch_key))
+            known = _known_from_entry(found.get(entry_key))
+        except Exception:
+            logger.warning("auth cache unavailable; authenticating from the database")
+            return _lookup(prefix, key_hash), None, False
+        if known is not None:
+            outcome = confirm(known.principal, known.generation, touch_key)
+            if outcome is None:
+                return _lookup(prefix, key_hash), None, False
+            if outcome[0]:
+                _remember(key_hash, known)
+                return known.row, known.principal, outcome[1]
+        return _rebuild(prefix, key_hash), None, touch_key not in found  # the throttle checks it on its own
+    try:
+        found = response_cache.get_many((entry_key, touch_key))
+        known = _known_from_entry(found.get(entry_key))
+        touch_due = touch_key not in found
+        if known is not None and cache.get(cache_keys.auth_generation(known.row["tenant_id"])) == known.generation:
+            return known.row, known.principal, touch_due
+    except Exception:
+        logger.warning("auth cache unavailable; authenticating from the database")
+        return _lookup(prefix, key_hash), None, False
+    return _rebuild(prefix, key_hash), None, touch_due
+
+
+def api_key_authenticate(raw_key: str, *, now: datetime | None = None, confirm=None) -> Authenticated:
+    """Authenticate a raw API key. Unknown, revoked and expired keys raise 401.
+
+    ``confirm``: see ``_cached_lookup`` (the API's authentication passes one).
+    """
     prefix, key_hash = api_key_parse(raw_key), api_key_hash(raw_key)
-    row, touch_due = _cached_lookup(prefix, key_hash)
+    row, principal, touch_due = _cached_lookup(prefix, key_hash, confirm)
     if row is None:
         raise exceptions.AuthenticationFailed("Invalid API key.")
     if row["revoked_at"] is not None:
         raise exceptions.AuthenticationFailed("This API key has been revoked.")
     if row["expires_at"] is not None and row["expires_at"] <= (now or timezone.now()):
         raise exceptions.AuthenticationFailed("This API key has expired.")
-    return Authenticated(_principal(row), key_hash, touch_due)
+    return Authenticated(principal or _principal(row), key_hash, touch_due)
 
 
 def api_key_principal(raw_key: str, *, now: datetime | None = None) -> TenantPrincipal:

@@ -2,7 +2,7 @@
 
     python -m bench.run [--duration 8] [--warmup 2] [--out bench-results/latest.json]
 
-What it does, in one run (about two minutes):
+What it does, in one run (under two minutes here):
 
 1. Uses the PostgreSQL and Redis of ``DATABASE_URL`` / ``REDIS_URL``; when they are not set,
    a database and a Redis DB of its own (``BENCH_DATABASE_URL`` / ``BENCH_REDIS_URL``
@@ -20,9 +20,10 @@ What it does, in one run (about two minutes):
    docs/PERFORMANCE.md). Sync workers close the connection after each response.
 4. Checks each endpoint once (200, JSON, rate-limit headers present: the throttle is on),
    which also warms the caches; then, for each target, a ``--warmup`` wrk run that is
-   thrown away and a ``--duration`` run that is kept, 16 connections. The floor is measured
-   first and last, and the ratios use the mean of the two, so drift on a shared machine
-   during the run shows up instead of skewing every ratio one way.
+   thrown away and a measured run, 16 connections. The floor is measured before and after
+   every endpoint, and each endpoint's ratio is to the mean of those two floor runs: on a
+   machine shared with other work, load that comes and goes during the run hits an
+   endpoint and its own reference alike.
 5. Prints the table (RPS, p50/p95/p99, non-2xx, ratio to the floor) and writes it as JSON.
 
 wrk runs on the same machine as the servers, PostgreSQL and Redis: absolute numbers depend
@@ -36,6 +37,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -131,21 +133,24 @@ def preflight(url: str, headers: dict[str, str], *, throttled: bool) -> dict:
         return {"bytes": len(body), "ratelimit_limit": response.headers.get("X-RateLimit-Limit")}
 
 
-def _table(rows, floor_rps) -> str:
+def _table(rows) -> str:
     lines = [
-        f"{'target':<24} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'x floor':>8}",
+        f"{'target':<24} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'non-2xx':>7} "
+        f"{'floor':>7} {'x floor':>7}",
     ]
     for row in rows:
+        floor = f"{row['floor_rps']:>7.0f}" if row["floor_rps"] else f"{'':>7}"
         lines.append(
-            f"{row['name']:<24} {row['rps']:>8.0f} {row['p50_ms']:>8.2f} {row['p95_ms']:>8.2f} "
-            f"{row['p99_ms']:>8.2f} {row['non_2xx'] + row['socket_errors']:>8d} {row['rps'] / floor_rps:>8.2f}"
+            f"{row['name']:<24} {row['rps']:>8.0f} {row['p50_ms']:>7.2f} {row['p95_ms']:>7.2f} "
+            f"{row['p99_ms']:>7.2f} {row['non_2xx'] + row['socket_errors']:>7d} {floor} {row['ratio_to_floor']:>7.2f}"
         )
     return "\n".join(lines)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=int, default=8, help="seconds measured per target")
+    parser.add_argument("--duration", type=int, default=8, help="seconds measured per endpoint")
+    parser.add_argument("--floor-duration", type=int, default=5, help="seconds measured per floor run")
     parser.add_argument("--warmup", type=int, default=2, help="seconds of wrk before each measured run")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--wrk-threads", type=int, default=2)
@@ -171,37 +176,41 @@ def main(argv=None) -> int:
         "args": ("--keep-alive", str(args.keep_alive)),
     }
 
-    targets = [  # name, server, path, headers, throttled
-        ("floor (bare Django)", "floor", "/floor", {}, False),
+    floor = ("floor (bare Django)", "floor", "/floor", {}, False)
+    endpoints = [  # name, server, path, headers, throttled
         ("/healthz", "app", "/healthz", {}, False),
         ("GET /api/v1/tenant", "app", "/api/v1/tenant", auth, True),
         ("GET /api/v1/models", "app", "/api/v1/models", auth, True),
         ("GET /api/v1/config", "app", "/api/v1/config", auth, True),
         (f"GET /api/v1/i18n/{language}", "app", f"/api/v1/i18n/{language}", auth, True),
-        ("floor again", "floor", "/floor", {}, False),
     ]
     if args.only:
         wanted = {name.strip() for name in args.only.split(",")}
-        targets = [t for t in targets if t[1] == "floor" or any(w in t[0] for w in wanted)]
+        endpoints = [t for t in endpoints if any(w in t[0] for w in wanted)]
+    schedule = [floor]
+    for endpoint in endpoints:  # the floor before and after every endpoint: drift hits both
+        schedule += [endpoint, floor]
 
-    rows = []
+    runs = []
     with gunicorn(env, app="bench.floor:application", **server) as floor_url, gunicorn(env, **server) as app_url:
         bases = {"floor": floor_url, "app": app_url}
         sizes = {}
-        for name, where, path, headers, throttled in targets:
+        for name, where, path, headers, throttled in [floor, *endpoints]:
             for _ in range(3):  # the first fills the caches
                 sizes[name] = preflight(bases[where] + path, headers, throttled=throttled)["bytes"]
         print(
             f"gunicorn: {args.workers} {args.worker_class} workers x {args.threads} threads, keep-alive "
-            f"{args.keep_alive}s; wrk: {args.connections} connections, {args.wrk_threads} threads, "
-            f"{args.warmup}s warm-up + {args.duration}s per target\n",
+            f"{args.keep_alive}s; wrk: {args.connections} connections, {args.wrk_threads} threads; "
+            f"{args.warmup}s warm-up + {args.duration}s per endpoint, the floor ({args.floor_duration}s) "
+            f"before and after each\n",
             flush=True,
         )
-        for name, where, path, headers, throttled in targets:
+        for name, where, path, headers, throttled in schedule:
             url = bases[where] + path
             run_wrk(url, connections=args.connections, threads=args.wrk_threads, duration=args.warmup, headers=headers)
             result = run_wrk(
-                url, connections=args.connections, threads=args.wrk_threads, duration=args.duration,
+                url, connections=args.connections, threads=args.wrk_threads,
+                duration=args.floor_duration if where == "floor" else args.duration,
                 headers=headers, percentiles=True,
             )
             row = {
@@ -209,19 +218,31 @@ def main(argv=None) -> int:
                 "rps": round(result.rps, 1), "p50_ms": result.latency_p50_ms, "p95_ms": result.latency_p95_ms,
                 "p99_ms": result.latency_p99_ms, "non_2xx": result.non_2xx, "socket_errors": result.socket_errors,
             }
-            rows.append(row)
+            runs.append(row)
             print(
                 f"  {name:<24} {row['rps']:>8.0f} req/s  p50 {row['p50_ms']:.2f}  p95 {row['p95_ms']:.2f}  "
                 f"p99 {row['p99_ms']:.2f} ms  non-2xx {row['non_2xx']}  socket errors {row['socket_errors']}",
                 flush=True,
             )
 
-    floors = [row["rps"] for row in rows if row["server"] == "floor"]
-    floor_rps = sum(floors) / len(floors)
-    for row in rows:
-        row["ratio_to_floor"] = round(row["rps"] / floor_rps, 3)
-    print(f"\nfloor: {' and '.join(f'{f:.0f}' for f in floors)} req/s, mean {floor_rps:.0f} (ratios use the mean)\n")
-    print(_table(rows, floor_rps))
+    floors = [row for row in runs if row["server"] == "floor"]
+    rows = [{
+        "name": floor[0], "path": floor[2], "server": "floor", "body_bytes": sizes[floor[0]],
+        "requests": sum(row["requests"] for row in floors),
+        "rps": round(statistics.mean(row["rps"] for row in floors), 1),
+        **{q: round(statistics.mean(row[q] for row in floors), 3) for q in ("p50_ms", "p95_ms", "p99_ms")},
+        "non_2xx": sum(row["non_2xx"] for row in floors), "socket_errors": sum(row["socket_errors"] for row in floors),
+        "floor_rps": None, "ratio_to_floor": 1.0, "runs": [row["rps"] for row in floors],
+    }]
+    for index, row in enumerate(runs):
+        if row["server"] != "floor":
+            adjacent = (runs[index - 1]["rps"] + runs[index + 1]["rps"]) / 2
+            rows.append({**row, "floor_rps": round(adjacent, 1), "ratio_to_floor": round(row["rps"] / adjacent, 3)})
+    print(
+        f"\nfloor runs: {', '.join(f'{f:.0f}' for f in rows[0]['runs'])} req/s; each endpoint's ratio is to "
+        "the mean of the floor runs just before and after it\n"
+    )
+    print(_table(rows))
 
     verdict = {}
     models = next((row for row in rows if row["path"] == "/api/v1/models"), None)
@@ -246,8 +267,8 @@ def main(argv=None) -> int:
         "server": {"workers": args.workers, "worker_class": args.worker_class, "threads": args.threads,
                    "keep_alive_s": args.keep_alive},
         "wrk": {"connections": args.connections, "threads": args.wrk_threads, "warmup_s": args.warmup,
-                "duration_s": args.duration},
-        "floor_rps": round(floor_rps, 1), "rows": rows, "goal": verdict,
+                "duration_s": args.duration, "floor_duration_s": args.floor_duration},
+        "floor_rps": rows[0]["rps"], "rows": rows, "runs_in_order": runs, "goal": verdict,
         "seed_targets": {"rps": SEED_RPS, "p50_ms": SEED_P50_MS, "p95_ms": SEED_P95_MS, "p99_ms": SEED_P99_MS,
                          "error_rate": SEED_ERROR_RATE},
         "elapsed_s": round(time.monotonic() - started, 1),

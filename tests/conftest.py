@@ -136,3 +136,15 @@ def celery_worker(transactional_db):
     app.control.purge()  # tasks queued by earlier tests that had no worker
     with start_worker(app, pool="solo", perform_ping_check=False, loglevel="WARNING", shutdown_timeout=10):
         yield app
+
+
+@pytest.fixture
+def not_near_midnight():
+    """Day-window tests must not straddle 00:00 UTC; wait it out if it is seconds away."""
+    import time
+
+    from tests.utc import seconds_to_utc_midnight
+
+    left = seconds_to_utc_midnight(time.time())
+    if left < 15:
+        time.sleep(left + 1)

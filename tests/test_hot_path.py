@@ -35,13 +35,6 @@ def catalog(tiers):
     make_model("claude-3.5-sonnet", provider="anthropic")
 
 
-@pytest.fixture
-def not_near_midnight():
-    left = 86_400 - int(time.time()) % 86_400
-    if left < 15:
-        time.sleep(left + 1)
-
-
 def warm(client, url=MODELS):
     """Two GETs: the first fills the caches, the second is served from them."""
     assert client.get(url).status_code == 200

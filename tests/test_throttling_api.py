@@ -17,6 +17,7 @@ from rest_framework.test import APIClient
 
 from bench.harness import free_port
 from radiant import cache_keys, throttling
+from tests.utc import seconds_to_utc_midnight
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -29,17 +30,6 @@ def limit_headers(response):
 
 def remaining(response):
     return int(response.headers["X-RateLimit-Remaining"])
-
-
-def seconds_to_utc_midnight(t: float) -> int:
-    return 86_400 - int(t) % 86_400
-
-
-@pytest.fixture
-def not_near_midnight():
-    left = seconds_to_utc_midnight(time.time())
-    if left < 15:
-        time.sleep(left + 1)
 
 
 @pytest.fixture

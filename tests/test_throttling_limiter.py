@@ -13,6 +13,7 @@ import pytest
 
 from radiant import cache_keys, throttling
 from radiant.throttling import ADMITTED, BUCKET_EMPTY, QUOTA_SPENT, MemoryLimiter, RedisLimiter
+from tests.utc import seconds_to_utc_midnight
 
 BACKENDS = ["memory", pytest.param("redis", marks=pytest.mark.redis)]
 
@@ -25,18 +26,6 @@ def limiter(request):
 def fresh_keys():
     tenant_id = uuid.uuid4()
     return cache_keys.ratelimit_tenant(tenant_id), cache_keys.ratelimit_tenant_daily(tenant_id)
-
-
-def seconds_to_utc_midnight(t: float) -> int:
-    return 86_400 - int(t) % 86_400
-
-
-@pytest.fixture
-def not_near_midnight():
-    """Day-window tests must not straddle 00:00 UTC; wait it out if it is seconds away."""
-    left = seconds_to_utc_midnight(time.time())
-    if left < 15:
-        time.sleep(left + 1)
 
 
 # --- exact arithmetic, fake clock -------------------------------------------------------

@@ -164,11 +164,6 @@ def _remember(key_hash: str, known: Known) -> None:
     _known[key_hash] = known
 
 
-def forget_known() -> None:
-    """Forget every remembered row (tests; a process never needs to)."""
-    _known.clear()
-
-
 def _generation_of(tenant_id):
     """The tenant's current auth generation, created if it has none (first use, eviction)."""
     key = cache_keys.auth_generation(tenant_id)

@@ -3,7 +3,6 @@
 import copy
 
 import pytest
-from django.conf import settings
 from django.db import connections
 
 from tenants.models import ApiKey

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 import pytest
 
 from radiant import cache_keys, throttling
-from radiant.throttling import ADMITTED, BUCKET_EMPTY, QUOTA_SPENT, MemoryLimiter, RedisLimiter
+from radiant.throttling import BUCKET_EMPTY, QUOTA_SPENT, MemoryLimiter, RedisLimiter
 from tests.utc import seconds_to_utc_midnight
 
 BACKENDS = ["memory", pytest.param("redis", marks=pytest.mark.redis)]

@@ -14,7 +14,7 @@ from rest_framework import exceptions
 
 from radiant import cache as response_cache
 from radiant import cache_keys
-from radiant.tenancy import OPERATOR_DB, tenant_db
+from radiant.tenancy import OPERATOR_DB, bound_fetchone, tenant_db
 from tenants.models import ApiKey
 
 logger = logging.getLogger(__name__)
@@ -80,9 +80,9 @@ def _lookup(prefix: str, key_hash: str):
     if alias != OPERATOR_DB:
         # The web role cannot read api keys across tenants; a SECURITY DEFINER function
         # answers for exactly one (prefix, hash) pair, so no key can be enumerated.
+        # The hash is bound server-side, so it never stands in the text other sessions see.
         with connections[alias].cursor() as cursor:
-            cursor.execute("SELECT * FROM radiant_api_key_lookup(%s, %s)", [prefix, key_hash])
-            row = cursor.fetchone()
+            row = bound_fetchone(cursor, "SELECT * FROM public.radiant_api_key_lookup(%s, %s)", [prefix, key_hash])
         return dict(zip(_LOOKUP_COLUMNS, row)) if row else None
     key = (
         ApiKey.all_tenants.select_related("tenant__tier")

@@ -119,6 +119,9 @@ WHITENOISE_USE_FINDERS = DEBUG
 
 # A tenant API body is small JSON; anything bigger is refused with a 413 problem.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 64 * 1024)
+# Seconds a client may take to send a body that size (radiant/middleware.py): a body that
+# stops short of its Content-Length is a 400 then, not a worker held until its timeout.
+REQUEST_BODY_TIMEOUT = float(env("REQUEST_BODY_TIMEOUT", "10"))
 
 # --- databases ----------------------------------------------------------------------
 #
@@ -231,7 +234,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["radiant.auth.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["radiant.auth.IsTenant"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["radiant.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "radiant.problems.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,

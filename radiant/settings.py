@@ -181,6 +181,9 @@ if POSTGRES:
     )
     # In tests the tenant alias points at the same test database, still as the web role.
     DATABASES["tenant"]["TEST"] = {"MIRROR": "default"}
+    # Values travel apart from the statement text, which is all that pg_stat_activity shows
+    # other sessions of the web role: no tenant's data, key hash or signature stands there.
+    DATABASES["tenant"]["OPTIONS"]["server_side_binding"] = True
 
 TENANT_DB_ALIAS = "tenant" if POSTGRES else "default"
 DATABASE_ROUTERS = ["radiant.tenancy.TenantRouter"]
@@ -190,6 +193,12 @@ DATABASE_ROUTERS = ["radiant.tenancy.TenantRouter"]
 # a secret the web role cannot read (see tenants/migrations and radiant/tenancy.py).
 RLS_CONTEXT_SECRET = hmac.new(
     env("RLS_CONTEXT_SECRET", SECRET_KEY).encode(), b"radiant.rls.context", hashlib.sha256
+).digest()
+
+# API keys end with a keyed check (tenants/selectors.py), so a guessed key is refused
+# without a lookup. Changing this secret invalidates every key: set it once per deployment.
+API_KEY_CHECK_SECRET = hmac.new(
+    env("API_KEY_CHECK_SECRET", SECRET_KEY).encode(), b"radiant.api-key.check", hashlib.sha256
 ).digest()
 
 # --- cache, sessions, Celery --------------------------------------------------------

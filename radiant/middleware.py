@@ -46,6 +46,7 @@ BROWSER_ONLY = frozenset({
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "axes.middleware.AxesMiddleware",  # guards the admin's sign-in; API keys have their own limit
 })
 
 

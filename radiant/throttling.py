@@ -671,6 +671,15 @@ def client_ip(request) -> str:
     return _address(meta.get("REMOTE_ADDR")) or "unknown"
 
 
+def client_ip_address(request) -> str | None:
+    """``client_ip`` as one address (an IPv6 client's /64 by its first address), None if
+    unknown: for records that store an address, such as the admin's sign-in lockouts."""
+    address = client_ip(request)
+    if address == "unknown":
+        return None
+    return address.split("/", 1)[0]
+
+
 def _ip_refusal(decision: Decision):
     # A DRF exception (not a Problem): raised during authentication, DRF then marks the
     # request unauthenticated instead of retrying authentication on the next request.user.

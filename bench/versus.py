@@ -29,6 +29,7 @@ from bench.harness import ROOT, ensure_database, gunicorn, run_wrk
 from bench.run import app_environment, preflight, services_from_environment
 
 ENDPOINTS = [("GET /api/v1/models", "/api/v1/models"), ("GET /api/v1/api-keys", "/api/v1/api-keys")]
+VERSUS_REDIS_DBS = (int(os.environ.get("VERSUS_REDIS_DB_BASE", 5)), int(os.environ.get("VERSUS_REDIS_DB_HEAD", 6)))
 PREPARE = "import json, os, sys; from bench.run import prepare; print(json.dumps(prepare(json.loads(sys.argv[1]))[0]))"
 
 
@@ -72,7 +73,7 @@ def main(argv=None) -> int:
     sides = {"base": worktree(args.base), "head": ROOT}
     envs, keys = {}, {}
     for index, (name, tree) in enumerate(sides.items()):
-        envs[name] = app_environment(side_services(services, name, 13 + index))
+        envs[name] = app_environment(side_services(services, name, VERSUS_REDIS_DBS[index]))
         ensure_database(envs[name]["DATABASE_URL"])
         keys[name] = prepare(tree, envs[name])
 

@@ -30,8 +30,8 @@ from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.core.handlers.base import BaseHandler
 from django.core.handlers.exception import convert_exception_to_response
-from django.urls import get_resolver, set_urlconf
 from django.http import UnreadablePostError
+from django.urls import get_resolver, set_urlconf
 from django.utils.module_loading import import_string
 
 from radiant.problems import json_problem

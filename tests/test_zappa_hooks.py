@@ -84,53 +84,51 @@ def test_secret_names_must_be_environment_variable_names():
         zappa_hooks.stage_secrets(ssm, "radiant", "dev")
 
 
-def test_api_cache_is_keyed_by_path_caller_and_query_after_deploy():
-    cli = load_stage("production")
-    api = _client("apigateway")
-    stub = Stubber(api)
-    api_id = "a1b2c3d4e5"
-    cli.zappa.apigateway_client = api
-    cli.zappa.get_api_id = lambda lambda_name: api_id if lambda_name == "radiant-production" else None
-    proxy_keys = zappa_hooks.cache_key_parameters("/{proxy+}")
-    root_keys = zappa_hooks.cache_key_parameters("/")
-    assert proxy_keys[:2] == ["method.request.path.proxy", "method.request.header.Authorization"]
-    assert "method.request.querystring.category" in proxy_keys
-    assert "method.request.path.proxy" not in root_keys
+QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:radiant-production-tasks"
+MAPPING_UUID = "2f1c5c9e-8d0b-4e0c-9a53-6f3d1b7e4a10"
 
-    stub.add_response("get_resources", {"items": [
-        {"id": "root", "path": "/", "resourceMethods": {"ANY": {}}},
-        {"id": "prox", "parentId": "root", "path": "/{proxy+}", "resourceMethods": {"ANY": {}, "OPTIONS": {}}},
-    ]}, {"restApiId": api_id, "limit": 500})
-    # "/" already has the Authorization key from an earlier deploy: only the rest is added.
-    stub.add_response("get_method", {"httpMethod": "ANY", "requestParameters": {"method.request.header.Authorization": False},
-                                     "methodIntegration": {"cacheKeyParameters": ["method.request.header.Authorization"]}},
-                      {"restApiId": api_id, "resourceId": "root", "httpMethod": "ANY"})
-    stub.add_response("update_method", {}, {"restApiId": api_id, "resourceId": "root", "httpMethod": "ANY", "patchOperations": [
-        {"op": "add", "path": f"/requestParameters/{key}", "value": "false"} for key in root_keys[1:]]})
-    stub.add_response("update_integration", {}, {"restApiId": api_id, "resourceId": "root", "httpMethod": "ANY", "patchOperations": [
-        {"op": "add", "path": f"/cacheKeyParameters/{key}"} for key in root_keys[1:]]})
-    stub.add_response("get_method", {"httpMethod": "ANY", "methodIntegration": {"cacheKeyParameters": []}},
-                      {"restApiId": api_id, "resourceId": "prox", "httpMethod": "ANY"})
-    stub.add_response("update_method", {}, {"restApiId": api_id, "resourceId": "prox", "httpMethod": "ANY", "patchOperations": [
-        {"op": "add", "path": f"/requestParameters/{key}", "value": "false"} for key in proxy_keys]})
-    stub.add_response("update_integration", {}, {"restApiId": api_id, "resourceId": "prox", "httpMethod": "ANY", "patchOperations": [
-        {"op": "add", "path": f"/cacheKeyParameters/{key}"} for key in proxy_keys]})
-    stub.add_response("create_deployment", {"id": "dep1"}, {
-        "restApiId": api_id, "stageName": "production", "cacheClusterEnabled": True, "cacheClusterSize": "0.5",
-        "description": "radiant: API cache keyed by path, caller and query"})
+
+def _worker_stage():
+    cli = load_stage("production_worker")
+    cli.stage_config["events"][0]["event_source"]["arn"] = QUEUE_ARN  # filled from the stack's outputs
+    return cli
+
+
+def test_the_worker_queue_reports_batch_item_failures_after_deploy():
+    cli = _worker_stage()
+    client = _client("lambda")
+    stub = Stubber(client)
+    cli.zappa.lambda_client = client
+    stub.add_response("list_event_source_mappings", {"EventSourceMappings": [
+        {"UUID": MAPPING_UUID, "EventSourceArn": QUEUE_ARN, "FunctionResponseTypes": []}]},
+        {"FunctionName": "radiant-production-worker", "EventSourceArn": QUEUE_ARN})
+    stub.add_response("update_event_source_mapping", {"UUID": MAPPING_UUID},
+                      {"UUID": MAPPING_UUID, "FunctionResponseTypes": ["ReportBatchItemFailures"]})
 
     with stub:
-        zappa_hooks.secure_api_cache(cli)
+        zappa_hooks.configure_task_queue(cli)
         stub.assert_no_pending_responses()
 
 
-def test_stages_without_the_api_cache_make_no_api_gateway_calls():
-    for stage in ("dev", "production_billing", "production_migrations"):
+def test_a_missing_queue_mapping_stops_the_deploy():
+    cli = _worker_stage()
+    client = _client("lambda")
+    stub = Stubber(client)
+    cli.zappa.lambda_client = client
+    stub.add_response("list_event_source_mappings", {"EventSourceMappings": []},
+                      {"FunctionName": "radiant-production-worker", "EventSourceArn": QUEUE_ARN})
+
+    with stub, pytest.raises(click.ClickException, match="no event source mapping"):
+        zappa_hooks.configure_task_queue(cli)
+
+
+def test_stages_without_a_task_queue_make_no_lambda_calls():
+    for stage in ("dev", "production", "production_billing", "production_migrations"):
         cli = load_stage(stage)
-        api = _client("apigateway")
-        cli.zappa.apigateway_client = api
-        with Stubber(api):  # any call would raise: nothing is expected
-            zappa_hooks.secure_api_cache(cli)
+        client = _client("lambda")
+        cli.zappa.lambda_client = client
+        with Stubber(client):  # any call would raise: nothing is expected
+            zappa_hooks.configure_task_queue(cli)
 
 
 def test_compiled_bytecode_is_used_from_a_read_only_copy_and_never_runs_stale_code(tmp_path):

@@ -6,7 +6,9 @@
 - ``prepare_stage(cli)`` (``callbacks.settings``): refuses the template stage ``base``,
   refuses ``REPLACE_`` placeholders for commands that talk to AWS, and for ``deploy``/``update``
   puts the stage's secrets from SSM Parameter Store into the Lambda environment.
-- ``compile_package(cli)`` (``callbacks.zip``): adds hash-checked bytecode for every module.
+- ``compile_package(cli)`` (``callbacks.zip``): drops what a function never reads (package
+  metadata, source maps, unused locales, static files already collected) and adds
+  hash-checked bytecode for every module.
 - ``configure_task_queue(cli)`` (``callbacks.post``): the worker's SQS event source reports
   batch item failures, so failed task messages are retried and then dead-lettered.
 
@@ -154,8 +156,61 @@ def compile_archive(path, *, runtime="python3.11") -> int:
     return compiled
 
 
+# Languages the app can answer in. No LocaleMiddleware and no translation.activate(): every
+# request runs in LANGUAGE_CODE, so other catalogs and locale formats are never loaded.
+KEPT_LOCALES = {"en"}
+# What importlib.metadata needs at run time (kombu reads redis's version; entry points).
+KEPT_METADATA = {"METADATA", "entry_points.txt"}
+LOCALE_DIR = re.compile(r"(^|/)(locale|conf/locale)/(?P<lang>[A-Za-z]{2,3}(_[A-Za-z0-9]+)?)/")
+
+
+def trim_reason(name, static_names):
+    """Why ``name`` need not be in the package, or None to keep it.
+
+    ``static_names``: the paths under ``staticfiles/`` (what WhiteNoise serves).
+    """
+    parts = name.split("/")
+    if len(parts) > 1 and parts[0].endswith((".dist-info", ".egg-info")):
+        return None if parts[-1] in KEPT_METADATA else "package metadata (licences, RECORD, …)"
+    if name.endswith((".map", ".js.map", ".css.map")):
+        return "source maps"
+    match = LOCALE_DIR.search(name)
+    if match and match.group("lang") not in KEPT_LOCALES and not name.startswith("staticfiles/"):
+        return "locales the app never activates"
+    if not name.startswith("staticfiles/") and "/static/" in name:
+        # An app's static files ship in its package and again, collected, in staticfiles/;
+        # WhiteNoise serves only the collected copy (no finders when DEBUG is off).
+        relative = name.split("/static/", 1)[1]
+        if relative in static_names:
+            return "static files already in staticfiles/"
+    return None
+
+
+def trim_archive(path):
+    """Drop what a deployed function never reads. Returns {reason: [files, bytes]}."""
+    removed = {}
+    temporary = f"{path}.trimming"
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as target:
+        infos = source.infolist()
+        static_names = {info.filename.removeprefix("staticfiles/") for info in infos
+                        if info.filename.startswith("staticfiles/")}
+        for info in infos:
+            reason = trim_reason(info.filename, static_names)
+            if reason:
+                tally = removed.setdefault(reason, [0, 0])
+                tally[0] += 1
+                tally[1] += info.file_size
+                continue
+            target.writestr(info, source.read(info))
+    os.replace(temporary, path)
+    return removed
+
+
 def compile_package(cli):
     """``callbacks.zip``: runs after Zappa has built the zip (package, deploy, update)."""
+    removed = trim_archive(cli.zip_path)
+    for reason, (files, size) in sorted(removed.items()):
+        print(f"radiant: trimmed {files} files, {size / 2**20:.1f} MiB unzipped: {reason}")
     count = compile_archive(cli.zip_path, runtime=cli.runtime)
     print(f"radiant: compiled {count} modules into {cli.zip_path}")
 

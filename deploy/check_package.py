@@ -51,7 +51,7 @@ def hash_checked(pyc: bytes) -> bool:
 
 
 # Files Zappa writes into every package itself.
-ZAPPA_GENERATED = {"handler.py", "zappa_settings.py", "django_zappa_app.py", "package_info.json"}
+ZAPPA_GENERATED = {"__init__.py", "handler.py", "zappa_settings.py", "django_zappa_app.py", "package_info.json"}
 
 
 def installed_files(site_packages):

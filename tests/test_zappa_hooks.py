@@ -200,3 +200,46 @@ def test_zappa_package_builds_the_project_without_dev_tools_or_boto3(tmp_path, m
     assert {"somelib/__init__.py", "radiant/jobs.py", "staticfiles/admin/css/base.css.gz"} <= names
     assert not any(n.startswith(("somelib/tests/", "boto3/", "playwright/", "pip/", "tests/", "deploy/")) for n in names)
     assert facts["hash_checked_pyc"] == facts["python_sources"]
+
+
+def test_the_package_is_trimmed_of_what_a_function_never_reads(tmp_path):
+    archive = tmp_path / "lambda.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for name in ("app.py", "django/conf/locale/__init__.py", "django/conf/locale/en/formats.py",
+                     "django/conf/locale/de/formats.py", "django/contrib/admin/locale/de/LC_MESSAGES/django.mo",
+                     "django/contrib/admin/locale/en/LC_MESSAGES/django.mo",
+                     "django/contrib/admin/static/admin/js/core.js", "staticfiles/admin/js/core.js",
+                     "staticfiles/admin/js/core.js.gz", "staticfiles/admin/js/vendor/select2.min.js.map",
+                     "rest_framework/static/rest_framework/js/only-here.js",
+                     "foo-1.0.dist-info/RECORD", "foo-1.0.dist-info/LICENSE", "foo-1.0.dist-info/entry_points.txt"):
+            zf.writestr(name, "x = 1\n" if name.endswith(".py") else "data")
+        zf.writestr("foo-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: foo\nVersion: 1.0\n")
+
+    removed = zappa_hooks.trim_archive(archive)
+
+    names = set(zipfile.ZipFile(archive).namelist())
+    assert names == {"app.py", "django/conf/locale/__init__.py", "django/conf/locale/en/formats.py",
+                     "django/contrib/admin/locale/en/LC_MESSAGES/django.mo", "staticfiles/admin/js/core.js",
+                     "staticfiles/admin/js/core.js.gz", "rest_framework/static/rest_framework/js/only-here.js",
+                     "foo-1.0.dist-info/METADATA", "foo-1.0.dist-info/entry_points.txt"}
+    assert {reason: files for reason, (files, _) in removed.items()} == {
+        "locales the app never activates": 2, "source maps": 1,
+        "static files already in staticfiles/": 1, "package metadata (licences, RECORD, …)": 2}
+    # importlib.metadata still answers from what is kept (kombu reads redis's version so).
+    task = tmp_path / "task"
+    zipfile.ZipFile(archive).extractall(task)
+    probe = subprocess.run([sys.executable, "-c", "import importlib.metadata as m; print(m.version('foo'))"],
+                           env={**os.environ, "PYTHONPATH": str(task)}, capture_output=True, text=True)
+    assert probe.stdout.strip() == "1.0", probe.stderr
+
+
+def test_files_neither_committed_nor_installed_are_reported():
+    names = {"radiant/settings.py", "radiant/__pycache__/settings.cpython-311.pyc", "django/__init__.py",
+             "handler.py", "zappa_settings.py", "staticfiles/admin/css/base.css", "staticfiles/admin/css/base.css.gz",
+             ".env", ".pytest_cache/v/cache/nodeids", "radiant/local_notes.txt", "staticfiles/leftover.css"}
+
+    unexplained = check_package.unexplained_files(
+        names, source_files={"radiant/settings.py"},
+        installed={"django/__init__.py", "django/contrib/admin/static/admin/css/base.css"})
+
+    assert unexplained == [".env", ".pytest_cache/v/cache/nodeids", "radiant/local_notes.txt", "staticfiles/leftover.css"]

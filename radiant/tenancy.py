@@ -109,7 +109,7 @@ def bound_fetchone(cursor, sql: str, params) -> tuple | None:
     sessions of the role. (Django binds client-side: the values would stand in the text.)"""
     import psycopg  # PostgreSQL only; imported with its backend by then (Lambda cold start)
 
-    with psycopg.Cursor(cursor.connection) as bound:
+    with cursor.db.wrap_database_errors, psycopg.Cursor(cursor.connection) as bound:
         return bound.execute(sql, params, prepare=False).fetchone()
 
 
@@ -145,8 +145,10 @@ class _SetContextOnFirstQuery:
             self.scope.transaction.__enter__()
         raw = connection.connection
         if raw.info.transaction_status == _idle():
-            # A new transaction starts with this statement: the context comes first.
-            set_context(raw, self.scope.tenant_id)
+            # A new transaction starts with this statement: the context comes first. (Errors
+            # as Django's own, so a dropped connection is seen as one.)
+            with connection.wrap_database_errors:
+                set_context(raw, self.scope.tenant_id)
         return execute(sql, params, many, context)
 
 

@@ -165,16 +165,19 @@ def _remember(key_hash: str, known: Known) -> None:
 
 
 def _generation_of(tenant_id):
-    """The tenant's current auth generation, created if it has none (first use, eviction)."""
+    """The tenant's current auth generation, created if it has none (first use, eviction);
+    None while a change to the tenant is being made (nothing may be cached under it)."""
     key = cache_keys.auth_generation(tenant_id)
     generation = cache.get(key)
+    if generation == response_cache.CHANGING:
+        return None
     if not isinstance(generation, int):  # none yet (or not a token: replace it)
         if generation is None:
             cache.add(key, response_cache.token(), response_cache.VERSION_TTL)
         else:
             cache.set(key, response_cache.token(), response_cache.VERSION_TTL)
         generation = cache.get(key)
-    return generation
+    return generation if isinstance(generation, int) else None
 
 
 def _rebuild(prefix: str, key_hash: str):
@@ -187,6 +190,8 @@ def _rebuild(prefix: str, key_hash: str):
         generation = _generation_of(row["tenant_id"])
     except Exception:
         logger.warning("auth cache unavailable; authenticating from the database")
+        return row
+    if generation is None:  # a change is under way: answer from the database, cache nothing
         return row
     row = _lookup(prefix, key_hash)
     if row is None:

@@ -178,6 +178,21 @@ def test_our_alarms_on_the_apps_emf_metrics():
             == {"service": "radiant", "stage": {"Ref": "EnvironmentName"}}
 
 
+def test_the_functions_zappa_deploys_fit_the_stack_around_them():
+    sizes = {stage: load_stage(stage).memory_size for stage in
+             ("production", "production_billing", "production_ai_proxy", "production_migrations", "production_worker")}
+    assert sizes == {"production": 1024, "production_billing": 512, "production_ai_proxy": 2048,
+                     "production_migrations": 256, "production_worker": 512}
+    router = load_stage("production")
+    assert router.provisioned_concurrency == 10
+    # Kept warm all the time, well below the concurrency the alarms watch.
+    assert router.provisioned_concurrency < RESOURCES["LambdaConcurrencyWarning"]["Properties"]["Threshold"]
+    for stage in sizes:
+        cli = load_stage(stage)
+        assert cli.vpc_config["SubnetIds"] and cli.vpc_config["SecurityGroupIds"]  # in the stack's VPC
+        assert cli.stage_config.get("cache_cluster_enabled") in (None, False)
+
+
 def test_every_output_the_settings_are_filled_from_exists():
     outputs = TEMPLATE["Outputs"]
     for key in stack_outputs.REQUIRED_OUTPUTS + ("DistributionDomainName",):

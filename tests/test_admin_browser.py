@@ -60,7 +60,7 @@ def test_operator_issues_and_revokes_a_key_in_the_admin(page, live_server, tenan
     page.fill("#id_name", "browser-key")
     page.click("input[name=_save]")
     message = page.inner_text("ul.messagelist")
-    raw = re.search(r"rad_[a-z0-9]{8}_[\w-]{43}", message).group(0)
+    raw = re.search(r"rad_[a-z0-9]{8}_[\w-]{55}", message).group(0)
 
     status, body = api_status(live_server.url, raw)
     assert (status, body["slug"]) == (200, tenant.slug)

@@ -30,6 +30,14 @@ def terminate_web_sessions(*, only_pid=None) -> int:
         ).fetchone()[0]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_connections_afterwards():
+    """What a server does at the end of each request, done once after the test: no later
+    test inherits a connection whose backend was terminated here."""
+    yield
+    connections.close_all()
+
+
 @pytest.fixture
 def theme(tiers):
     return ConfigEntry.objects.create(key="ui.theme", value_type="string", value="light", is_overridable=True)

@@ -1,8 +1,12 @@
 """Check a Lambda package built by ``zappa package``: limits, contents, and that it serves.
 
     python deploy/check_package.py build/radiant-production.zip [--stage production] [--no-smoke]
+        [--source build/src [--site-packages build/venv/lib/python3.11/site-packages]]
 
-Prints a JSON report; exits 1 when any check fails. The smoke run extracts the archive and
+Prints a JSON report (sizes, file counts); exits 1 when any check fails. With ``--source``
+(the committed tree ``zappa package`` ran from, deploy/source_tree.py) every file in the
+archive must be committed there, installed by pip (a distribution's RECORD), or built from
+those (Zappa's handler files, bytecode, collected static files). The smoke run extracts the archive and
 starts a fresh interpreter laid out as Lambda's python3.11 runtime lays it out: the package
 first on the path, then only what the runtime itself provides (boto3, botocore and their
 dependencies) and nothing else of this machine's site-packages, no bytecode writing (Lambda's
@@ -44,6 +48,45 @@ RUNTIME_PROVIDED = ["boto3", "botocore", "s3transfer", "jmespath", "urllib3", "d
 def hash_checked(pyc: bytes) -> bool:
     """True for bytecode validated by source hash (PEP 552, flags 0b11), usable on Lambda."""
     return len(pyc) >= 16 and int.from_bytes(pyc[4:8], "little") == 0b11
+
+
+# Files Zappa writes into every package itself.
+ZAPPA_GENERATED = {"__init__.py", "handler.py", "zappa_settings.py", "django_zappa_app.py", "package_info.json"}
+
+
+def installed_files(site_packages):
+    """Paths (relative to site-packages) that pip installed, from every distribution's RECORD."""
+    files = set()
+    for record in Path(site_packages).glob("*.dist-info/RECORD"):
+        for line in record.read_text().splitlines():
+            name = line.rsplit(",", 2)[0].strip('"')
+            if name and not name.startswith(".."):
+                files.add(name)
+    return files
+
+
+def unexplained_files(names, *, source_files, installed):
+    """Archive entries that are neither committed, installed, nor made from those by the build.
+
+    Made by the build: Zappa's own files, bytecode next to its source, and ``staticfiles/``
+    (collectstatic copies every app's ``static/`` files there, plus WhiteNoise's ``.gz``).
+    """
+    known = set(source_files) | set(installed) | ZAPPA_GENERATED
+    static_sources = {name.split("/static/", 1)[1] for name in known if "/static/" in f"/{name}"}
+    unexplained = []
+    for name in names:
+        if name.endswith("/") or name in known:
+            continue
+        if "/__pycache__/" in f"/{name}" and name.endswith(".pyc"):
+            source = name.replace("__pycache__/", "").rsplit(".cpython-", 1)[0] + ".py"
+            if source in names:
+                continue
+        if name.startswith("staticfiles/"):
+            relative = name.removeprefix("staticfiles/")
+            if relative in static_sources or relative.removesuffix(".gz") in static_sources:
+                continue
+        unexplained.append(name)
+    return sorted(unexplained)
 
 
 def check_contents(path, *, stage=None):
@@ -162,13 +205,36 @@ def smoke(path):
     return report, failures
 
 
+def check_provenance(path, *, source_dir, site_packages):
+    """(facts, failures): every file in the archive is committed or installed (or built from them)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from source_tree import tracked_files
+
+    with zipfile.ZipFile(path) as archive:
+        names = set(archive.namelist())
+    unexplained = unexplained_files(names, source_files=tracked_files(source_dir), installed=installed_files(site_packages))
+    failures = [f"neither committed nor installed: {name}" for name in unexplained[:50]]
+    if len(unexplained) > 50:
+        failures.append(f"… and {len(unexplained) - 50} more")
+    return {"unexplained_files": len(unexplained)}, failures
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("archive")
     parser.add_argument("--stage", default=None)
     parser.add_argument("--no-smoke", action="store_true")
+    parser.add_argument("--source", help="the exported committed tree the archive was built from")
+    parser.add_argument("--site-packages", help="the build virtualenv's site-packages")
     args = parser.parse_args(argv)
     facts, failures = check_contents(args.archive, stage=args.stage)
+    if args.source:
+        import sysconfig
+
+        site_packages = args.site_packages or sysconfig.get_paths()["purelib"]
+        provenance, provenance_failures = check_provenance(args.archive, source_dir=args.source, site_packages=site_packages)
+        facts.update(provenance)
+        failures += provenance_failures
     if not args.no_smoke:
         facts["smoke"], smoke_failures = smoke(args.archive)
         failures += smoke_failures

@@ -6,8 +6,11 @@
 - ``prepare_stage(cli)`` (``callbacks.settings``): refuses the template stage ``base``,
   refuses ``REPLACE_`` placeholders for commands that talk to AWS, and for ``deploy``/``update``
   puts the stage's secrets from SSM Parameter Store into the Lambda environment.
-- ``compile_package(cli)`` (``callbacks.zip``): adds hash-checked bytecode for every module.
-- ``secure_api_cache(cli)`` (``callbacks.post``): keys the API Gateway cache by caller.
+- ``compile_package(cli)`` (``callbacks.zip``): drops what a function never reads (package
+  metadata, source maps, unused locales, static files already collected) and adds
+  hash-checked bytecode for every module.
+- ``configure_task_queue(cli)`` (``callbacks.post``): the worker's SQS event source reports
+  batch item failures, so failed task messages are retried and then dead-lettered.
 
 Zappa loads this file by path as a top-level module, so it imports nothing from the project.
 It is excluded from the package (``exclude_glob``): none of it runs on Lambda.
@@ -28,10 +31,6 @@ OFFLINE_COMMANDS = {None, "package", "template", "save-python-settings-file"}
 REQUIRED_SECRETS = ("DJANGO_SECRET_KEY", "DATABASE_URL")
 ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
-# What an API Gateway cache entry is keyed by, besides the path. Every query parameter the
-# API reads must be listed, or two requests differing only in it share one cached answer.
-CACHE_KEY_HEADERS = ("Authorization", "If-None-Match", "Accept-Language")
-CACHE_KEY_QUERY = ("category", "status", "type", "since", "until", "cursor", "page_size")
 
 
 def _fail(message):
@@ -157,8 +156,61 @@ def compile_archive(path, *, runtime="python3.11") -> int:
     return compiled
 
 
+# Languages the app can answer in. No LocaleMiddleware and no translation.activate(): every
+# request runs in LANGUAGE_CODE, so other catalogs and locale formats are never loaded.
+KEPT_LOCALES = {"en"}
+# What importlib.metadata needs at run time (kombu reads redis's version; entry points).
+KEPT_METADATA = {"METADATA", "entry_points.txt"}
+LOCALE_DIR = re.compile(r"(^|/)(locale|conf/locale)/(?P<lang>[A-Za-z]{2,3}(_[A-Za-z0-9]+)?)/")
+
+
+def trim_reason(name, static_names):
+    """Why ``name`` need not be in the package, or None to keep it.
+
+    ``static_names``: the paths under ``staticfiles/`` (what WhiteNoise serves).
+    """
+    parts = name.split("/")
+    if len(parts) > 1 and parts[0].endswith((".dist-info", ".egg-info")):
+        return None if parts[-1] in KEPT_METADATA else "package metadata (licences, RECORD, …)"
+    if name.endswith((".map", ".js.map", ".css.map")):
+        return "source maps"
+    match = LOCALE_DIR.search(name)
+    if match and match.group("lang") not in KEPT_LOCALES and not name.startswith("staticfiles/"):
+        return "locales the app never activates"
+    if not name.startswith("staticfiles/") and "/static/" in name:
+        # An app's static files ship in its package and again, collected, in staticfiles/;
+        # WhiteNoise serves only the collected copy (no finders when DEBUG is off).
+        relative = name.split("/static/", 1)[1]
+        if relative in static_names:
+            return "static files already in staticfiles/"
+    return None
+
+
+def trim_archive(path):
+    """Drop what a deployed function never reads. Returns {reason: [files, bytes]}."""
+    removed = {}
+    temporary = f"{path}.trimming"
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as target:
+        infos = source.infolist()
+        static_names = {info.filename.removeprefix("staticfiles/") for info in infos
+                        if info.filename.startswith("staticfiles/")}
+        for info in infos:
+            reason = trim_reason(info.filename, static_names)
+            if reason:
+                tally = removed.setdefault(reason, [0, 0])
+                tally[0] += 1
+                tally[1] += info.file_size
+                continue
+            target.writestr(info, source.read(info))
+    os.replace(temporary, path)
+    return removed
+
+
 def compile_package(cli):
     """``callbacks.zip``: runs after Zappa has built the zip (package, deploy, update)."""
+    removed = trim_archive(cli.zip_path)
+    for reason, (files, size) in sorted(removed.items()):
+        print(f"radiant: trimmed {files} files, {size / 2**20:.1f} MiB unzipped: {reason}")
     count = compile_archive(cli.zip_path, runtime=cli.runtime)
     print(f"radiant: compiled {count} modules into {cli.zip_path}")
 
@@ -166,55 +218,30 @@ def compile_package(cli):
 # --- post ---------------------------------------------------------------------------------
 
 
-def cache_key_parameters(resource_path):
-    keys = [f"method.request.header.{name}" for name in CACHE_KEY_HEADERS]
-    keys += [f"method.request.querystring.{name}" for name in CACHE_KEY_QUERY]
-    if "{proxy+}" in resource_path:
-        keys.insert(0, "method.request.path.proxy")
-    return keys
+def configure_task_queue(cli):
+    """``callbacks.post``: make the stage's SQS event sources report batch item failures.
 
-
-def secure_api_cache(cli):
-    """``callbacks.post``: key the stage's API Gateway cache by path, caller and query.
-
-    Zappa creates the API's methods with no cache key parameters, so with the stage cache on,
-    every GET through ``/{proxy+}`` would share one entry whatever the path or API key — one
-    tenant's answer served to another. This adds the proxy path, the Authorization header
-    (and the other headers the answer depends on) and the API's query parameters as cache
-    keys on every method, then redeploys the stage. A no-op without the stage cache.
+    Zappa creates the event source mapping of each ``events[].event_source`` SQS queue
+    without ``FunctionResponseTypes``; without ``ReportBatchItemFailures`` Lambda would treat
+    the worker's ``{"batchItemFailures": [...]}`` answer as success and delete failed task
+    messages instead of retrying and dead-lettering them. A no-op for stages without queues.
     """
-    if not cli.stage_config.get("cache_cluster_enabled") or not cli.use_apigateway:
+    arns = [
+        (event.get("event_source") or {}).get("arn", "")
+        for event in cli.stage_config.get("events") or []
+    ]
+    arns = [arn for arn in arns if arn.startswith("arn:aws:sqs:")]
+    if not arns:
         return
-    client = cli.zappa.apigateway_client
-    api_id = cli.zappa.get_api_id(cli.lambda_name)
-    if not api_id:
-        _fail(f"no API Gateway API found for {cli.lambda_name}")
-    for resource in client.get_resources(restApiId=api_id, limit=500)["items"]:
-        for method in resource.get("resourceMethods") or {}:
-            if method == "OPTIONS":
+    client = cli.zappa.lambda_client
+    for arn in arns:
+        mappings = client.list_event_source_mappings(FunctionName=cli.lambda_name, EventSourceArn=arn)
+        if not mappings["EventSourceMappings"]:
+            _fail(f"no event source mapping from {arn} to {cli.lambda_name}: Zappa did not create it")
+        for mapping in mappings["EventSourceMappings"]:
+            if "ReportBatchItemFailures" in (mapping.get("FunctionResponseTypes") or []):
                 continue
-            keys = cache_key_parameters(resource["path"])
-            current = client.get_method(restApiId=api_id, resourceId=resource["id"], httpMethod=method)
-            declared = current.get("requestParameters") or {}
-            cached = set((current.get("methodIntegration") or {}).get("cacheKeyParameters") or [])
-            add_params = [
-                {"op": "add", "path": f"/requestParameters/{key}", "value": "false"}
-                for key in keys if key not in declared
-            ]
-            if add_params:
-                client.update_method(
-                    restApiId=api_id, resourceId=resource["id"], httpMethod=method, patchOperations=add_params
-                )
-            add_keys = [{"op": "add", "path": f"/cacheKeyParameters/{key}"} for key in keys if key not in cached]
-            if add_keys:
-                client.update_integration(
-                    restApiId=api_id, resourceId=resource["id"], httpMethod=method, patchOperations=add_keys
-                )
-    client.create_deployment(
-        restApiId=api_id,
-        stageName=cli.api_stage,
-        description="radiant: API cache keyed by path, caller and query",
-        cacheClusterEnabled=True,
-        cacheClusterSize=str(cli.stage_config.get("cache_cluster_size", "0.5")),
-    )
-    print(f"radiant: API Gateway cache of {cli.api_stage} keyed by path, caller and query")
+            client.update_event_source_mapping(
+                UUID=mapping["UUID"], FunctionResponseTypes=["ReportBatchItemFailures"]
+            )
+        print(f"radiant: {arn} -> {cli.lambda_name} reports batch item failures")

@@ -73,6 +73,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: sees every response last (radiant/shared_caches.py says why).
+    "radiant.shared_caches.PrivateResponsesMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -254,6 +256,16 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_ACKS_LATE = True
+# On AWS the broker is SQS (CELERY_BROKER_URL=sqs://, credentials from the function's role):
+# the functions send task messages with kombu's SQS transport and the queue triggers the
+# worker function, which runs them (radiant/lambda_worker.py, docs/DEPLOY.md). The queue is
+# predefined, so sending never lists or creates queues.
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", "celery")
+if CELERY_BROKER_URL.startswith("sqs://"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "region": env("AWS_REGION", "us-east-1"),
+        "predefined_queues": {CELERY_TASK_DEFAULT_QUEUE: {"url": env("CELERY_SQS_QUEUE_URL")}},
+    }
 
 # --- API ------------------------------------------------------------------------------
 

@@ -170,6 +170,8 @@ def test_admin_login_page_links_and_css_carry_the_stage_prefix(lambda_handler):
     html = page["body"]
     assert 'action="/dev/admin/login/?next=%2Fdev%2Fadmin%2F"' in html
     assert 'href="/dev/static/admin/css/base.css"' in html
+    # The stage prefix does not hide the admin from the no-shared-cache rule.
+    assert {"private", "no-store"} <= {d.strip() for d in page["headers"]["Cache-Control"].split(",")}
 
     css = handler.handler(rest_event("GET", f"{BASE}/static/admin/css/base.css", headers={"Accept": "text/css"}), None)
     assert css["statusCode"] == 200

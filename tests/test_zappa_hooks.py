@@ -84,53 +84,51 @@ def test_secret_names_must_be_environment_variable_names():
         zappa_hooks.stage_secrets(ssm, "radiant", "dev")
 
 
-def test_api_cache_is_keyed_by_path_caller_and_query_after_deploy():
-    cli = load_stage("production")
-    api = _client("apigateway")
-    stub = Stubber(api)
-    api_id = "a1b2c3d4e5"
-    cli.zappa.apigateway_client = api
-    cli.zappa.get_api_id = lambda lambda_name: api_id if lambda_name == "radiant-production" else None
-    proxy_keys = zappa_hooks.cache_key_parameters("/{proxy+}")
-    root_keys = zappa_hooks.cache_key_parameters("/")
-    assert proxy_keys[:2] == ["method.request.path.proxy", "method.request.header.Authorization"]
-    assert "method.request.querystring.category" in proxy_keys
-    assert "method.request.path.proxy" not in root_keys
+QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:radiant-production-tasks"
+MAPPING_UUID = "2f1c5c9e-8d0b-4e0c-9a53-6f3d1b7e4a10"
 
-    stub.add_response("get_resources", {"items": [
-        {"id": "root", "path": "/", "resourceMethods": {"ANY": {}}},
-        {"id": "prox", "parentId": "root", "path": "/{proxy+}", "resourceMethods": {"ANY": {}, "OPTIONS": {}}},
-    ]}, {"restApiId": api_id, "limit": 500})
-    # "/" already has the Authorization key from an earlier deploy: only the rest is added.
-    stub.add_response("get_method", {"httpMethod": "ANY", "requestParameters": {"method.request.header.Authorization": False},
-                                     "methodIntegration": {"cacheKeyParameters": ["method.request.header.Authorization"]}},
-                      {"restApiId": api_id, "resourceId": "root", "httpMethod": "ANY"})
-    stub.add_response("update_method", {}, {"restApiId": api_id, "resourceId": "root", "httpMethod": "ANY", "patchOperations": [
-        {"op": "add", "path": f"/requestParameters/{key}", "value": "false"} for key in root_keys[1:]]})
-    stub.add_response("update_integration", {}, {"restApiId": api_id, "resourceId": "root", "httpMethod": "ANY", "patchOperations": [
-        {"op": "add", "path": f"/cacheKeyParameters/{key}"} for key in root_keys[1:]]})
-    stub.add_response("get_method", {"httpMethod": "ANY", "methodIntegration": {"cacheKeyParameters": []}},
-                      {"restApiId": api_id, "resourceId": "prox", "httpMethod": "ANY"})
-    stub.add_response("update_method", {}, {"restApiId": api_id, "resourceId": "prox", "httpMethod": "ANY", "patchOperations": [
-        {"op": "add", "path": f"/requestParameters/{key}", "value": "false"} for key in proxy_keys]})
-    stub.add_response("update_integration", {}, {"restApiId": api_id, "resourceId": "prox", "httpMethod": "ANY", "patchOperations": [
-        {"op": "add", "path": f"/cacheKeyParameters/{key}"} for key in proxy_keys]})
-    stub.add_response("create_deployment", {"id": "dep1"}, {
-        "restApiId": api_id, "stageName": "production", "cacheClusterEnabled": True, "cacheClusterSize": "0.5",
-        "description": "radiant: API cache keyed by path, caller and query"})
+
+def _worker_stage():
+    cli = load_stage("production_worker")
+    cli.stage_config["events"][0]["event_source"]["arn"] = QUEUE_ARN  # filled from the stack's outputs
+    return cli
+
+
+def test_the_worker_queue_reports_batch_item_failures_after_deploy():
+    cli = _worker_stage()
+    client = _client("lambda")
+    stub = Stubber(client)
+    cli.zappa.lambda_client = client
+    stub.add_response("list_event_source_mappings", {"EventSourceMappings": [
+        {"UUID": MAPPING_UUID, "EventSourceArn": QUEUE_ARN, "FunctionResponseTypes": []}]},
+        {"FunctionName": "radiant-production-worker", "EventSourceArn": QUEUE_ARN})
+    stub.add_response("update_event_source_mapping", {"UUID": MAPPING_UUID},
+                      {"UUID": MAPPING_UUID, "FunctionResponseTypes": ["ReportBatchItemFailures"]})
 
     with stub:
-        zappa_hooks.secure_api_cache(cli)
+        zappa_hooks.configure_task_queue(cli)
         stub.assert_no_pending_responses()
 
 
-def test_stages_without_the_api_cache_make_no_api_gateway_calls():
-    for stage in ("dev", "production_billing", "production_migrations"):
+def test_a_missing_queue_mapping_stops_the_deploy():
+    cli = _worker_stage()
+    client = _client("lambda")
+    stub = Stubber(client)
+    cli.zappa.lambda_client = client
+    stub.add_response("list_event_source_mappings", {"EventSourceMappings": []},
+                      {"FunctionName": "radiant-production-worker", "EventSourceArn": QUEUE_ARN})
+
+    with stub, pytest.raises(click.ClickException, match="no event source mapping"):
+        zappa_hooks.configure_task_queue(cli)
+
+
+def test_stages_without_a_task_queue_make_no_lambda_calls():
+    for stage in ("dev", "production", "production_billing", "production_migrations"):
         cli = load_stage(stage)
-        api = _client("apigateway")
-        cli.zappa.apigateway_client = api
-        with Stubber(api):  # any call would raise: nothing is expected
-            zappa_hooks.secure_api_cache(cli)
+        client = _client("lambda")
+        cli.zappa.lambda_client = client
+        with Stubber(client):  # any call would raise: nothing is expected
+            zappa_hooks.configure_task_queue(cli)
 
 
 def test_compiled_bytecode_is_used_from_a_read_only_copy_and_never_runs_stale_code(tmp_path):
@@ -202,3 +200,46 @@ def test_zappa_package_builds_the_project_without_dev_tools_or_boto3(tmp_path, m
     assert {"somelib/__init__.py", "radiant/jobs.py", "staticfiles/admin/css/base.css.gz"} <= names
     assert not any(n.startswith(("somelib/tests/", "boto3/", "playwright/", "pip/", "tests/", "deploy/")) for n in names)
     assert facts["hash_checked_pyc"] == facts["python_sources"]
+
+
+def test_the_package_is_trimmed_of_what_a_function_never_reads(tmp_path):
+    archive = tmp_path / "lambda.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for name in ("app.py", "django/conf/locale/__init__.py", "django/conf/locale/en/formats.py",
+                     "django/conf/locale/de/formats.py", "django/contrib/admin/locale/de/LC_MESSAGES/django.mo",
+                     "django/contrib/admin/locale/en/LC_MESSAGES/django.mo",
+                     "django/contrib/admin/static/admin/js/core.js", "staticfiles/admin/js/core.js",
+                     "staticfiles/admin/js/core.js.gz", "staticfiles/admin/js/vendor/select2.min.js.map",
+                     "rest_framework/static/rest_framework/js/only-here.js",
+                     "foo-1.0.dist-info/RECORD", "foo-1.0.dist-info/LICENSE", "foo-1.0.dist-info/entry_points.txt"):
+            zf.writestr(name, "x = 1\n" if name.endswith(".py") else "data")
+        zf.writestr("foo-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: foo\nVersion: 1.0\n")
+
+    removed = zappa_hooks.trim_archive(archive)
+
+    names = set(zipfile.ZipFile(archive).namelist())
+    assert names == {"app.py", "django/conf/locale/__init__.py", "django/conf/locale/en/formats.py",
+                     "django/contrib/admin/locale/en/LC_MESSAGES/django.mo", "staticfiles/admin/js/core.js",
+                     "staticfiles/admin/js/core.js.gz", "rest_framework/static/rest_framework/js/only-here.js",
+                     "foo-1.0.dist-info/METADATA", "foo-1.0.dist-info/entry_points.txt"}
+    assert {reason: files for reason, (files, _) in removed.items()} == {
+        "locales the app never activates": 2, "source maps": 1,
+        "static files already in staticfiles/": 1, "package metadata (licences, RECORD, …)": 2}
+    # importlib.metadata still answers from what is kept (kombu reads redis's version so).
+    task = tmp_path / "task"
+    zipfile.ZipFile(archive).extractall(task)
+    probe = subprocess.run([sys.executable, "-c", "import importlib.metadata as m; print(m.version('foo'))"],
+                           env={**os.environ, "PYTHONPATH": str(task)}, capture_output=True, text=True)
+    assert probe.stdout.strip() == "1.0", probe.stderr
+
+
+def test_files_neither_committed_nor_installed_are_reported():
+    names = {"radiant/settings.py", "radiant/__pycache__/settings.cpython-311.pyc", "django/__init__.py",
+             "handler.py", "zappa_settings.py", "staticfiles/admin/css/base.css", "staticfiles/admin/css/base.css.gz",
+             ".env", ".pytest_cache/v/cache/nodeids", "radiant/local_notes.txt", "staticfiles/leftover.css"}
+
+    unexplained = check_package.unexplained_files(
+        names, source_files={"radiant/settings.py"},
+        installed={"django/__init__.py", "django/contrib/admin/static/admin/css/base.css"})
+
+    assert unexplained == [".env", ".pytest_cache/v/cache/nodeids", "radiant/local_notes.txt", "staticfiles/leftover.css"]

@@ -3,7 +3,6 @@ issues an API key that works, sees it once, and revokes it."""
 
 import json
 import re
-import shutil
 import urllib.error
 import urllib.request
 
@@ -11,7 +10,8 @@ import pytest
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, databases="__all__")]
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+from tests.conftest import CHROMIUM
+
 LAUNCH_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",

@@ -47,7 +47,7 @@ class ConfigDetailView(TenantAPIView):
     """One merged entry; PUT sets this tenant's override (if the key allows it), DELETE clears it."""
 
     class InputSerializer(StrictInput):
-        value = serializers.JSONField(allow_null=True, help_text="Checked against the entry's type and constraints.")
+        value = serializers.JSONField(help_text="Checked against the entry's type and constraints; never null.")
 
     def cache_plan(self, request, tenant_id):
         key = self.kwargs["key"]

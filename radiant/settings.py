@@ -253,6 +253,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Problems, headers, 304s and operation ids every tenant endpoint shares (radiant/schema.py).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "radiant.schema.postprocess"],
+    "COMPONENT_SPLIT_REQUEST": False,
 }
 
 # How often an API key's last_used_at is written (seconds); reads never wait for it.

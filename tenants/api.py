@@ -68,6 +68,8 @@ class ApiKeyListView(TenantAPIView):
 
 
 class ApiKeyDetailView(TenantAPIView):
+    """One of the tenant's API keys, by its visible prefix."""
+
     @extend_schema(responses=ApiKeyOutput)
     def get(self, request, prefix):
         return Response(ApiKeyOutput(selectors.api_key_get(prefix=prefix)).data)

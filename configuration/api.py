@@ -47,7 +47,10 @@ class ConfigDetailView(TenantAPIView):
     """One merged entry; PUT sets this tenant's override (if the key allows it), DELETE clears it."""
 
     class InputSerializer(StrictInput):
-        value = serializers.JSONField(help_text="Checked against the entry's type and constraints; never null.")
+        value = serializers.JSONField(
+            help_text="Checked against the entry's type and constraints; never null.",
+            error_messages={"null": "A value is required; null is not allowed."},
+        )
 
     def cache_plan(self, request, tenant_id):
         key = self.kwargs["key"]

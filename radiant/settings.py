@@ -75,6 +75,7 @@ MIDDLEWARE = [
     # First of ours (only the Lambda client-address middleware goes in front, below):
     # every response, whatever answers it, carries X-Request-ID.
     "radiant.request_context.RequestIdMiddleware",
+    "radiant.urls.ApiNotFoundMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -1,9 +1,9 @@
 from django.contrib import admin
-from django.urls import include, path, re_path
+from django.urls import include, path
 from django.views import defaults
 
 from radiant import docs_views, health
-from radiant.problems import json_problem
+from radiant.problems import PROBLEM_CONTENT_TYPE, json_problem
 
 api_v1 = [
     path("", include("tenants.urls")),
@@ -20,14 +20,29 @@ urlpatterns = [
     path("api/schema/", docs_views.schema, name="schema"),  # drf-spectacular, loaded on first use
     path("api/docs/", docs_views.docs, name="docs"),
     path("api/v1/", include(api_v1)),
-    # Last: any other /api/ path is a problem+json 404, in development too (with DEBUG on,
-    # Django would answer an unresolved path with its HTML page listing every URL pattern).
-    re_path(r"^api/", lambda request, *args, **kwargs: api_not_found(request)),
 ]
 
 
 def api_not_found(request):
     return json_problem(request, 404, "not_found", "Not found", "No such endpoint.")
+
+
+class ApiNotFoundMiddleware:
+    """An unknown ``/api/`` path is a problem+json 404 in development too: with DEBUG on,
+    Django answers an unresolved path with its HTML page listing every URL pattern instead
+    of calling ``handler404``."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            response.status_code == 404 and request.path_info.startswith("/api/")
+            and not response.get("Content-Type", "").startswith(PROBLEM_CONTENT_TYPE)
+        ):
+            return api_not_found(request)
+        return response
 
 
 def handler404(request, exception):

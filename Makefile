@@ -70,3 +70,10 @@ bench: install
 
 profile: install
 	$(PY) -m bench.profile $(PROFILE_ARGS)
+
+# `make bench-versus BASE=<rev>`: this tree against an earlier revision, alternately, in one
+# run (each on a database of its own): what a change costs, as a ratio.
+.PHONY: bench-versus
+bench-versus: install
+	@command -v wrk >/dev/null 2>&1 || { echo "wrk is not installed: apt-get install -y wrk"; exit 2; }
+	$(PY) -m bench.versus --base $(BASE) $(BENCH_ARGS)

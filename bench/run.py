@@ -78,6 +78,8 @@ def app_environment(services: dict[str, str]) -> dict[str, str]:
         "LOG_LEVEL": "WARNING",
         "RATELIMIT_ENABLED": "1",
         "DJANGO_SETTINGS_MODULE": "radiant.settings",
+        # TLS ends in front of the app (CloudFront, API Gateway); wrk speaks plain HTTP here.
+        "SECURE_SSL_REDIRECT": "0",
     }
 
 

@@ -5,12 +5,15 @@ import json
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from radiant.cache import InvalidationUnavailable
+
 
 class JsonCommand(BaseCommand):
     """Subclasses implement ``run(**options)`` and return a JSON-serialisable result.
 
     Operator errors (``ValueError`` and its subclasses from services, and a model's
-    ``ValidationError`` such as an invalid slug or a blank name) become a CommandError: one
+    ``ValidationError`` such as an invalid slug or a blank name) and changes the cache could
+    not make effective become a CommandError: one
     line on stderr and exit status 1, with nothing half-done, never a traceback.
     """
 
@@ -19,7 +22,7 @@ class JsonCommand(BaseCommand):
             result = self.run(**options)
         except ValidationError as exc:
             raise CommandError(one_line(exc)) from exc
-        except ValueError as exc:
+        except (ValueError, InvalidationUnavailable) as exc:
             raise CommandError(str(exc)) from exc
         if result is not None:
             self.stdout.write(json.dumps(result, default=str))

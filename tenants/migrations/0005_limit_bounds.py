@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tenants', '0003_apikey_invalidating_managers'),
+        ('tenants', '0004_harden_definer_functions'),
     ]
 
     operations = [

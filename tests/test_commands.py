@@ -161,7 +161,8 @@ def test_key_command_mistakes_are_one_line(tenant, command, args, message):
     ["create_api_key", "--tenant", "nobody"],
 ])
 def test_a_mistake_is_one_line_and_exit_1_in_a_real_process(tmp_path, args):
-    env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}"}
+    # LOG_LEVEL: start-up INFO log lines (django-axes) are logs, not the command's message.
+    env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}", "LOG_LEVEL": "WARNING"}
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], check=True, env=env, capture_output=True)
 
     result = subprocess.run([sys.executable, "manage.py", *args], env=env, capture_output=True, text=True)

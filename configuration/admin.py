@@ -43,6 +43,12 @@ class TypedValueForm(forms.ModelForm):
 
 
 class ConfigEntryForm(TypedValueForm):
+    confirm_type_change = forms.BooleanField(
+        required=False, label="Confirm type change",
+        help_text="Changing the type changes what every client receives (a number becomes a "
+        "string, ...). Tick to confirm; overrides that would no longer fit are refused.",
+    )
+
     class Meta:
         model = ConfigEntry
         fields = [
@@ -55,7 +61,15 @@ class ConfigEntryForm(TypedValueForm):
 
     def clean(self):
         cleaned = super().clean()
-        self._parse_value(cleaned.get("value_type"))
+        new_type = cleaned.get("value_type")
+        old_type = self.instance.value_type if self.instance.pk is not None else None
+        if old_type and new_type and new_type != old_type and not cleaned.get("confirm_type_change"):
+            self.add_error(
+                "confirm_type_change",
+                f"The type changes from {old_type} to {new_type}: every client will receive the "
+                f"value as {new_type}. Tick to confirm.",
+            )
+        self._parse_value(new_type)
         return self.cleaned_data
 
 
@@ -82,7 +96,7 @@ class ConfigEntryAdmin(admin.ModelAdmin):
     search_fields = ["key", "description"]
     readonly_fields = ["created_at", "updated_at"]
     fieldsets = [
-        (None, {"fields": ["key", "value_type", "value", "description", "is_overridable"]}),
+        (None, {"fields": ["key", "value_type", "confirm_type_change", "value", "description", "is_overridable"]}),
         ("Constraints", {"fields": ["choices", "min_value", "max_value", "max_length", "json_schema"]}),
         (None, {"fields": ["created_at", "updated_at"]}),
     ]

@@ -90,8 +90,25 @@ class ConfigEntry(TimeStamped):
                 self.check_value(self.value)
             except values.InvalidValue as exc:
                 errors["value"] = f"Invalid {self.value_type} value: {exc}"
+        if not errors and self.pk is not None:
+            broken = self.overrides_refused()
+            if broken:
+                # Changing the type or tightening a constraint would silently switch these
+                # tenants back to the global value (an override that does not fit is ignored).
+                errors["value_type"] = (
+                    f"{len(broken)} tenant override(s) would no longer fit ({', '.join(broken[:5])}"
+                    f"{', ...' if len(broken) > 5 else ''}): change or delete them first."
+                )
         if errors:
             raise ValidationError(errors)
+
+    def overrides_refused(self) -> list[str]:
+        """Slugs of the tenants whose override of this entry does not fit it as declared now."""
+        return sorted(
+            override.tenant.slug
+            for override in ConfigOverride.all_tenants.filter(entry_id=self.pk).select_related("tenant")
+            if not self.accepts(override.value)
+        )
 
 
 class ConfigOverride(TenantOwned, TimeStamped):

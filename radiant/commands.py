@@ -2,6 +2,7 @@
 
 import json
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from radiant.cache import InvalidationUnavailable
@@ -10,14 +11,17 @@ from radiant.cache import InvalidationUnavailable
 class JsonCommand(BaseCommand):
     """Subclasses implement ``run(**options)`` and return a JSON-serialisable result.
 
-    Operator errors (``ValueError`` and its subclasses from services) and changes the cache
-    could not make effective become a CommandError: the message on stderr and exit status 1,
-    with nothing half-done.
+    Operator errors (``ValueError`` and its subclasses from services, and a model's
+    ``ValidationError`` such as an invalid slug or a blank name) and changes the cache could
+    not make effective become a CommandError: one
+    line on stderr and exit status 1, with nothing half-done, never a traceback.
     """
 
     def handle(self, *args, **options):
         try:
             result = self.run(**options)
+        except ValidationError as exc:
+            raise CommandError(one_line(exc)) from exc
         except (ValueError, InvalidationUnavailable) as exc:
             raise CommandError(str(exc)) from exc
         if result is not None:
@@ -29,3 +33,13 @@ class JsonCommand(BaseCommand):
     def progress(self, message):
         """A progress line for long commands, on stderr so stdout stays JSON."""
         self.stderr.write(message)
+
+
+def one_line(error: ValidationError) -> str:
+    """A model's validation errors as one line: ``field: message; field: message``."""
+    if hasattr(error, "error_dict"):
+        return "; ".join(
+            f"{field}: {' '.join(messages)}" if field != "__all__" else " ".join(messages)
+            for field, messages in error.message_dict.items()
+        )
+    return " ".join(error.messages)

@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served from our static files: /api/docs/ works offline
     "tenants",
     "models_catalog",
     "billing",
@@ -73,8 +74,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # Outermost: sees every response last (radiant/shared_caches.py says why).
+    # Outermost of ours (only the Lambda client-address middleware goes in front, below):
+    # it sees every response last (radiant/shared_caches.py says why) ...
     "radiant.shared_caches.PrivateResponsesMiddleware",
+    # ... and every response, whatever answers it, carries X-Request-ID.
+    "radiant.request_context.RequestIdMiddleware",
+    "radiant.urls.ApiNotFoundMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -287,6 +292,13 @@ SPECTACULAR_SETTINGS = {
     "SERVE_AUTHENTICATION": [],
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "PREPROCESSING_HOOKS": ["radiant.openapi.preprocess"],
+    # Pinned Swagger UI from drf-spectacular-sidecar, never a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # Problems, headers, 304s and operation ids every tenant endpoint shares (radiant/schema.py).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "radiant.schema.postprocess"],
+    "COMPONENT_SPLIT_REQUEST": False,
 }
 
 # How often an API key's last_used_at is written (seconds); reads never wait for it.
@@ -312,8 +324,9 @@ if RATELIMIT_IP_BURST < 1 or RATELIMIT_IP_RPS <= 0 or TRUSTED_PROXY_COUNT < 0:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "radiant.request_context.RequestIdLogFilter"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }

@@ -3,7 +3,7 @@ from django.urls import include, path
 from django.views import defaults
 
 from radiant import docs_views, health
-from radiant.problems import json_problem
+from radiant.problems import PROBLEM_CONTENT_TYPE, json_problem
 
 api_v1 = [
     path("", include("tenants.urls")),
@@ -23,9 +23,31 @@ urlpatterns = [
 ]
 
 
+def api_not_found(request):
+    return json_problem(request, 404, "not_found", "Not found", "No such endpoint.")
+
+
+class ApiNotFoundMiddleware:
+    """An unknown ``/api/`` path is a problem+json 404 in development too: with DEBUG on,
+    Django answers an unresolved path with its HTML page listing every URL pattern instead
+    of calling ``handler404``."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            response.status_code == 404 and request.path_info.startswith("/api/")
+            and not response.get("Content-Type", "").startswith(PROBLEM_CONTENT_TYPE)
+        ):
+            return api_not_found(request)
+        return response
+
+
 def handler404(request, exception):
     if request.path_info.startswith("/api/"):  # path_info: without the API Gateway stage prefix
-        return json_problem(request, 404, "not_found", "Not found", "No such endpoint.")
+        return api_not_found(request)
     return defaults.page_not_found(request, exception)
 
 

@@ -2,6 +2,7 @@ import uuid
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import F, Q
 
@@ -10,14 +11,25 @@ from radiant.models import TimeStamped
 from radiant.tenancy import TenantManager, TenantOwned
 
 
+# Upper bounds of the limits, the same for every database (the columns themselves would
+# allow 2**31 - 1 on PostgreSQL and anything on SQLite): far above any real tier, and low
+# enough that token-bucket arithmetic stays exact.
+MAX_RPS = 100_000
+MAX_BURST = 1_000_000
+MAX_DAILY_QUOTA = 10_000_000_000
+
+
 class Tier(TimeStamped):
     """A service tier: request rate, burst and daily quota (DESIGN.md §5)."""
 
     name = models.SlugField(max_length=50, unique=True)
-    rps = models.PositiveIntegerField(help_text="Sustained requests per second.")
-    burst = models.PositiveIntegerField(help_text="Bucket capacity; at least the RPS.")
+    rps = models.PositiveIntegerField(help_text="Sustained requests per second.", validators=[MaxValueValidator(MAX_RPS)])
+    burst = models.PositiveIntegerField(
+        help_text="Bucket capacity; at least the RPS.", validators=[MaxValueValidator(MAX_BURST)]
+    )
     daily_quota = models.PositiveBigIntegerField(
-        null=True, blank=True, help_text="Requests per UTC day; empty means unlimited."
+        null=True, blank=True, help_text="Requests per UTC day; empty means unlimited.",
+        validators=[MaxValueValidator(MAX_DAILY_QUOTA)],
     )
 
     web_privileges = "SELECT"
@@ -61,10 +73,11 @@ class Tenant(TimeStamped):
     name = models.CharField(max_length=200)
     tier = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="tenants")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
-    rps_override = models.PositiveIntegerField(null=True, blank=True)
-    burst_override = models.PositiveIntegerField(null=True, blank=True)
+    rps_override = models.PositiveIntegerField(null=True, blank=True, validators=[MaxValueValidator(MAX_RPS)])
+    burst_override = models.PositiveIntegerField(null=True, blank=True, validators=[MaxValueValidator(MAX_BURST)])
     daily_quota_override = models.PositiveBigIntegerField(
-        null=True, blank=True, help_text="0 means unlimited; empty means the tier's quota."
+        null=True, blank=True, help_text="0 means unlimited; empty means the tier's quota.",
+        validators=[MaxValueValidator(MAX_DAILY_QUOTA)],
     )
 
     # The web role may read its own row (RLS on id), nothing else.

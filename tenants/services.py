@@ -1,6 +1,7 @@
 """Writes for the tenancy core. Keyword-only, atomic, named <entity>_<action>."""
 
 import logging
+import re
 import secrets
 import string
 
@@ -11,7 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from radiant import cache_keys
-from tenants.models import ApiKey, Tenant, Tier
+from tenants.models import MAX_BURST, MAX_DAILY_QUOTA, MAX_RPS, ApiKey, Tenant, Tier
 from tenants.selectors import KEY_SCHEME, api_key_check, api_key_hash
 
 logger = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ SEED_TIERS = [
 ]
 
 _PREFIX_ALPHABET = string.ascii_lowercase + string.digits
+_SLUG = re.compile(r"[-a-zA-Z0-9_]+")
 
 
 class TenantError(ValueError):
@@ -39,17 +41,45 @@ def tier_seed(*, tier_model=Tier):
         tier_model.objects.get_or_create(name=name, defaults={"rps": rps, "burst": burst, "daily_quota": daily})
 
 
+def _check_slug(slug: str, what: str = "slug") -> str:
+    """A well-formed slug, checked before it goes anywhere near a query (a NUL byte is an
+    error on PostgreSQL and not on SQLite; a malformed slug matches nothing anyway)."""
+    if not isinstance(slug, str) or not slug or len(slug) > 63 or not _SLUG.fullmatch(slug):
+        raise TenantError(f"{what} {slug!r} is not a valid slug (letters, digits, - and _, at most 63)")
+    return slug
+
+
+def _check_name(name: str, *, max_length: int) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise TenantError("the name must not be blank")
+    if len(name) > max_length or "\x00" in name:
+        raise TenantError(f"the name must be at most {max_length} characters, without NUL")
+    return name
+
+
+def tenant_by_slug(*, slug: str) -> Tenant:
+    tenant = Tenant.objects.filter(slug=_check_slug(slug, "tenant")).first()
+    if tenant is None:
+        raise TenantError(f"no tenant with slug {slug!r}")
+    return tenant
+
+
 @transaction.atomic
 def tenant_create(*, slug, name, tier, rps=None, burst=None, daily=None) -> Tenant:
     """A new active tenant. ``daily=0`` overrides the tier's quota with unlimited."""
+    slug, name = _check_slug(slug), _check_name(name, max_length=200)
+    _check_slug(tier, "tier")
     tier_obj = Tier.objects.filter(name=tier).first()
     if tier_obj is None:
         raise TenantError(f"unknown tier {tier!r}; tiers: {', '.join(Tier.objects.values_list('name', flat=True))}")
     if Tenant.objects.filter(slug=slug).exists():
         raise TenantError(f"a tenant with slug {slug!r} already exists")
-    for label, value in (("rps", rps), ("burst", burst), ("daily", daily)):
+    for label, value, most in (("rps", rps, MAX_RPS), ("burst", burst, MAX_BURST), ("daily", daily, MAX_DAILY_QUOTA)):
         if value is not None and value < 0:
             raise TenantError(f"--{label} must not be negative")
+        if value is not None and value > most:
+            raise TenantError(f"--{label} must be at most {most}")
     if rps == 0:
         raise TenantError("--rps must be greater than zero")
     effective_rps = rps or tier_obj.rps
@@ -79,6 +109,7 @@ def _new_raw_key():
 @transaction.atomic
 def api_key_create(*, tenant: Tenant, name: str = "default", expires_at=None) -> tuple[ApiKey, str]:
     """A new key for ``tenant``. Returns the row and the raw key, which is never stored."""
+    name = _check_name(name, max_length=100)
     if expires_at is not None and expires_at <= timezone.now():
         raise TenantError("the expiry must be in the future")
     prefix, raw = _new_raw_key()
@@ -91,6 +122,8 @@ def api_key_create(*, tenant: Tenant, name: str = "default", expires_at=None) ->
 
 
 def api_key_revoke(*, prefix: str) -> ApiKey:
+    if not (isinstance(prefix, str) and len(prefix) == 8 and prefix.isascii() and prefix.isalnum()):
+        raise TenantError(f"{prefix!r} is not an API key prefix (8 letters and digits)")
     key = ApiKey.all_tenants.filter(prefix=prefix).first()
     if key is None:
         raise TenantError(f"no API key with prefix {prefix!r}")

@@ -108,3 +108,64 @@ def test_commands_exit_non_zero_with_a_message_in_a_real_process(tmp_path):
 
     assert ok.returncode == 0 and json.loads(ok.stdout)["slug"] == "cli"
     assert bad.returncode == 1 and "unknown tier" in bad.stderr and bad.stdout == ""
+
+
+BIG = "99999999999999"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--slug", "Bad Slug!", "--name", "X", "--tier", "free"], "not a valid slug"),
+        (["--slug", "nul\x00byte", "--name", "X", "--tier", "free"], "not a valid slug"),
+        (["--slug", "x" * 64, "--name", "X", "--tier", "free"], "not a valid slug"),
+        (["--slug", "blank", "--name", "   ", "--tier", "free"], "must not be blank"),
+        (["--slug", "long", "--name", "n" * 201, "--tier", "free"], "at most 200"),
+        (["--slug", "tier", "--name", "X", "--tier", "fr\x00ee"], "not a valid slug"),
+        (["--slug", "rps", "--name", "X", "--tier", "free", "--rps", BIG], "--rps must be at most 100000"),
+        (["--slug", "burst", "--name", "X", "--tier", "free", "--burst", BIG], "--burst must be at most"),
+        (["--slug", "daily", "--name", "X", "--tier", "free", "--daily", BIG * 2], "--daily must be at most"),
+    ],
+)
+def test_create_tenant_mistakes_are_one_line_on_every_database(tiers, args, message):
+    """The same bounds on SQLite and PostgreSQL (CI runs this file on both)."""
+    with pytest.raises(CommandError, match=message) as raised:
+        run("create_tenant", *args)
+    assert "\n" not in str(raised.value)
+    assert Tenant.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "command, args, message",
+    [
+        ("create_api_key", ["--tenant", "no such"], "not a valid slug"),
+        ("create_api_key", ["--tenant", "tenant-a", "--name", ""], "must not be blank"),
+        ("create_api_key", ["--tenant", "tenant-a", "--name", "k" * 101], "at most 100"),
+        ("create_api_key", ["--tenant", "tenant-a", "--expires", "tomorrow"], "ISO 8601"),
+        ("revoke_api_key", ["--prefix", "x\x00y"], "not an API key prefix"),
+        ("revoke_api_key", ["--prefix", "p" * 500], "not an API key prefix"),
+        ("purge_api_keys", ["--older-than-days", BIG], "between 0 and 36500"),
+    ],
+)
+def test_key_command_mistakes_are_one_line(tenant, command, args, message):
+    with pytest.raises(CommandError, match=message) as raised:
+        run(command, *args)
+    assert "\n" not in str(raised.value)
+    assert ApiKey.all_tenants.count() == 0
+
+
+@pytest.mark.parametrize("args", [
+    ["create_tenant", "--slug", "Bad Slug!", "--name", "X", "--tier", "free"],
+    ["create_tenant", "--slug", "ok", "--name", "", "--tier", "free"],
+    ["create_tenant", "--slug", "ok", "--name", "X", "--tier", "free", "--rps", BIG],
+    ["create_api_key", "--tenant", "nobody"],
+])
+def test_a_mistake_is_one_line_and_exit_1_in_a_real_process(tmp_path, args):
+    # LOG_LEVEL: start-up INFO log lines (django-axes) are logs, not the command's message.
+    env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}", "LOG_LEVEL": "WARNING"}
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], check=True, env=env, capture_output=True)
+
+    result = subprocess.run([sys.executable, "manage.py", *args], env=env, capture_output=True, text=True)
+
+    assert result.returncode == 1 and result.stdout == ""
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1

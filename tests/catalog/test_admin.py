@@ -290,3 +290,38 @@ def test_admin_session_lives_in_redis_for_24_hours(client, django_user_model):
     assert cache.get(key) is not None
     assert cache_keys.SESSION_TTL - 60 < cache.ttl(key) <= cache_keys.SESSION_TTL
     assert client.get(reverse("admin:index")).status_code == 200
+
+
+def test_admin_type_change_needs_confirmation_and_never_breaks_an_override(
+    superuser_client, config_entries, tenant, api_client_for
+):
+    client = api_client_for(tenant)
+    assert client.put("/api/v1/config/chat.max_tokens", {"value": 1000}, format="json").status_code == 200
+    entry = config_entries["chat.max_tokens"]
+    url = reverse("admin:configuration_configentry_change", args=[entry.pk])
+    to_string = {"value_type": "string", "value": "4096", "min_value": "", "max_value": ""}
+
+    unconfirmed = superuser_client.post(url, change_form_data(superuser_client, url, **to_string))
+    confirmed = superuser_client.post(
+        url, change_form_data(superuser_client, url, confirm_type_change="on", **to_string)
+    )
+    tightened = superuser_client.post(url, change_form_data(superuser_client, url, min_value="2000"))
+
+    assert unconfirmed.status_code == 200
+    assert "The type changes from integer to string" in unconfirmed.content.decode()
+    for response in (confirmed, tightened):
+        assert response.status_code == 200
+        assert "1 tenant override(s) would no longer fit (tenant-a)" in response.content.decode()
+    entry.refresh_from_db()
+    assert (entry.value_type, entry.value, entry.min_value) == ("integer", 4096, 1)
+    mine = client.get("/api/v1/config/chat.max_tokens").json()
+    assert (mine["value"], mine["type"], mine["source"]) == (1000, "integer", "tenant")
+
+    assert client.delete("/api/v1/config/chat.max_tokens").status_code == 204
+    response = superuser_client.post(
+        url, change_form_data(superuser_client, url, confirm_type_change="on", **to_string)
+    )
+
+    assert response.status_code == 302
+    mine = client.get("/api/v1/config/chat.max_tokens").json()
+    assert (mine["value"], mine["type"]) == ("4096", "string")

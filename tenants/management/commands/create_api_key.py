@@ -1,8 +1,7 @@
 from django.utils.dateparse import parse_datetime
 
 from radiant.commands import JsonCommand
-from tenants.models import Tenant
-from tenants.services import TenantError, api_key_create
+from tenants.services import TenantError, api_key_create, tenant_by_slug
 
 
 class Command(JsonCommand):
@@ -14,9 +13,7 @@ class Command(JsonCommand):
         parser.add_argument("--expires", help="ISO 8601 time with zone, e.g. 2027-01-01T00:00:00Z")
 
     def run(self, *, tenant, name, expires, **_):
-        tenant_obj = Tenant.objects.filter(slug=tenant).first()
-        if tenant_obj is None:
-            raise TenantError(f"no tenant with slug {tenant!r}")
+        tenant_obj = tenant_by_slug(slug=tenant)
         expires_at = None
         if expires:
             expires_at = parse_datetime(expires)

@@ -265,17 +265,42 @@ if RATELIMIT_IP_BURST < 1 or RATELIMIT_IP_RPS <= 0 or TRUSTED_PROXY_COUNT < 0:
 
     raise ImproperlyConfigured("RATELIMIT_IP_BURST >= 1, RATELIMIT_IP_RPS > 0, TRUSTED_PROXY_COUNT >= 0")
 
-# --- logging --------------------------------------------------------------------------
+# --- logging and metrics (radiant/request_log.py, radiant/metrics.py; docs/RUNBOOK.md) ---
+#
+# Every log record is one JSON object per line (python-json-logger): what CloudWatch Logs
+# Insights and any log shipper parse without a grok pattern. LOG_FORMAT=text for humans.
+# The request log (one line per request, logger "radiant.request") is written at INFO
+# whatever LOG_LEVEL says; REQUEST_LOG=0 turns it off. METRICS_ENABLED=0 turns metrics off.
+# /metrics answers only with "Authorization: Bearer <METRICS_TOKEN>" and does not exist
+# without one (it never does on Lambda, where the metrics are EMF log lines).
+LOG_FORMAT = env("LOG_FORMAT", "json")
+REQUEST_LOG = env_bool("REQUEST_LOG", default=True)
+METRICS_ENABLED = env_bool("METRICS_ENABLED", default=True)
+METRICS_TOKEN = env("METRICS_TOKEN")
+if METRICS_TOKEN is not None and len(METRICS_TOKEN) < 24:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("METRICS_TOKEN must be at least 24 characters (e.g. openssl rand -hex 24)")
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(levelname)s %(name)s %(message)s",
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": True,
+        },
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "text" if LOG_FORMAT == "text" else "json"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "radiant.request": {"level": "INFO" if REQUEST_LOG else "WARNING"},
+    },
 }
-
 # --- Lambda / API Gateway (issue 6; docs/DEPLOY.md) -----------------------------------
 #
 # Zappa's handler turns API Gateway events into WSGI requests. For requests to the
@@ -303,3 +328,7 @@ REST_FRAMEWORK["DEFAULT_CONTENT_NEGOTIATION_CLASS"] = "radiant.negotiation.Conte
 # django-redis's default, spelled out: it looks the setting up on every request's end, and a
 # missing setting costs an exception each time.
 DJANGO_REDIS_CLOSE_CONNECTION = False
+
+# The request log and metrics (see "logging and metrics" above) wrap every other
+# middleware, the Lambda client-address one too: outermost, inserted last.
+MIDDLEWARE.insert(0, "radiant.request_log.RequestLogMiddleware")

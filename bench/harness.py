@@ -65,13 +65,14 @@ def _wait_ready(url: str, process: subprocess.Popen, timeout: float) -> None:
 @contextmanager
 def gunicorn(env: dict[str, str], *, workers: int = 2, worker_class: str = "sync", threads: int = 1,
              access_log: str | None = None, timeout: float = 30.0, app: str = "radiant.wsgi:application",
-             args: tuple[str, ...] = ()):
+             args: tuple[str, ...] = (), log_path: str | None = None):
     """Serve ``app`` (radiant.wsgi by default) with gunicorn on a free local port; yields
     the base URL.
 
     ``env`` is added to this process's environment (DATABASE_URL, REDIS_URL, settings).
     With ``access_log`` each request is logged as ``<worker pid> <status>``. ``args`` are
     further gunicorn options (e.g. ``--keep-alive``); the app must answer ``/healthz``.
+    With ``log_path`` the servers' stderr (the app's log lines) is written there.
     """
     port = free_port()
     command = [
@@ -81,7 +82,7 @@ def gunicorn(env: dict[str, str], *, workers: int = 2, worker_class: str = "sync
     ]
     if access_log:
         command += ["--access-logfile", access_log, "--access-logformat", "%(p)s %(s)s"]
-    stderr = tempfile.TemporaryFile()
+    stderr = open(log_path, "w+b") if log_path else tempfile.TemporaryFile()
     process = subprocess.Popen(
         command, cwd=ROOT, env={**os.environ, **env}, start_new_session=True,
         stdout=subprocess.DEVNULL, stderr=stderr,

@@ -328,7 +328,8 @@ class Prometheus:
 
         for alias in connections:
             connection = connections[alias]
-            pool = connection.__dict__.get("_connection_pool")  # Django's cached pool, if it made one
+            pools = getattr(type(connection), "_connection_pools", None)  # Django's pools, one per alias
+            pool = pools.get(alias) if pools else None
             if pool is None:
                 continue
             pool_stats = pool.get_stats()

@@ -351,14 +351,16 @@ class Emf:
         self.cold = True
         self.lock = threading.Lock()  # Powertools keeps one metric set per process
 
-    def _flush(self, add, metadata=(), dimension_sets=()):
+    def _flush(self, add, metadata=(), dimensions=()):
+        """One EMF line: ``add`` (name, unit, value) under dimensions service, stage and
+        ``dimensions``; ``metadata`` as properties (searchable, not dimensions)."""
         with self.lock:
             metrics = self.metrics
             metrics.add_dimension("stage", self.stage)
+            for name, value in dimensions:
+                metrics.add_dimension(name, value)
             for name, unit, value in add:
                 metrics.add_metric(name=name, unit=unit, value=value)
-            for dimensions in dimension_sets:
-                metrics.add_dimensions(**dimensions)
             for key, value in metadata:
                 metrics.add_metadata(key=key, value=value)
             metrics.flush_metrics()
@@ -403,7 +405,7 @@ class Emf:
         # (not every counter) are multiplied by route x status class in CloudWatch.
         self._flush(
             [("Requests", unit.Count, 1), ("Latency", unit.Milliseconds, latency_ms)],
-            dimension_sets=[{"stage": self.stage, "route": route, "status_class": status_class}],
+            dimensions=[("route", route), ("status_class", status_class)],
         )
 
 

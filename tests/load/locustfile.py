@@ -20,7 +20,7 @@ an API key, plus over-limit tenants. Users:
   the response times (each in its own greenlet, at most ``MAX_IN_FLIGHT`` at once; arrivals
   beyond that are counted as dropped), spread over the tenants by tier capacity.
 
-Shapes (``--radiant-profile``): ``smoke`` (45 s, every tenant once), ``load`` (ramp, hold 4
+Shapes (``--radiant-profile``): ``smoke`` (30 s, every tenant once), ``load`` (ramp, hold 4
 min), ``stress`` (users stepped up every 30 s past the rated load, 3 min) and ``open``
 (constant arrival rate ``--radiant-rate`` per second for ``--radiant-duration`` s). Every run
 stops by itself.
@@ -323,7 +323,7 @@ class Profile(LoadTestShape):
         tenants = max(1, len(run.tenants))
         profile = options.radiant_profile
         if profile == "smoke":
-            return (tenants + 1, tenants, [TenantUser, OverLimitUser]) if elapsed < 45 else None
+            return (tenants + 1, tenants, [TenantUser, OverLimitUser]) if elapsed < 30 else None
         if profile == "load":
             if elapsed < 30:
                 return (max(2, int(2 * tenants * elapsed / 30)) + 1, tenants, [TenantUser, OverLimitUser])

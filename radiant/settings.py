@@ -161,6 +161,9 @@ def _database(url):
                 "timeout": env_int("DB_POOL_TIMEOUT", 5),
             }
             config["CONN_MAX_AGE"] = 0
+            # The pool checks a connection before handing it out and replaces a dead one
+            # (a terminated backend, a failover): never a dead connection to a request.
+            config["CONN_HEALTH_CHECKS"] = True
         else:
             config["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60)
             config["CONN_HEALTH_CHECKS"] = True

@@ -14,7 +14,7 @@ from rest_framework import exceptions
 
 from radiant import cache as response_cache
 from radiant import cache_keys
-from radiant.tenancy import OPERATOR_DB, tenant_db
+from radiant.tenancy import OPERATOR_DB, bound_fetchone, tenant_db
 from tenants.models import ApiKey
 
 logger = logging.getLogger(__name__)
@@ -80,9 +80,9 @@ def _lookup(prefix: str, key_hash: str):
     if alias != OPERATOR_DB:
         # The web role cannot read api keys across tenants; a SECURITY DEFINER function
         # answers for exactly one (prefix, hash) pair, so no key can be enumerated.
+        # The hash is bound server-side, so it never stands in the text other sessions see.
         with connections[alias].cursor() as cursor:
-            cursor.execute("SELECT * FROM radiant_api_key_lookup(%s, %s)", [prefix, key_hash])
-            row = cursor.fetchone()
+            row = bound_fetchone(cursor, "SELECT * FROM public.radiant_api_key_lookup(%s, %s)", [prefix, key_hash])
         return dict(zip(_LOOKUP_COLUMNS, row)) if row else None
     key = (
         ApiKey.all_tenants.select_related("tenant__tier")
@@ -165,16 +165,19 @@ def _remember(key_hash: str, known: Known) -> None:
 
 
 def _generation_of(tenant_id):
-    """The tenant's current auth generation, created if it has none (first use, eviction)."""
+    """The tenant's current auth generation, created if it has none (first use, eviction);
+    None while a change to the tenant is being made (nothing may be cached under it)."""
     key = cache_keys.auth_generation(tenant_id)
     generation = cache.get(key)
+    if generation == response_cache.CHANGING:
+        return None
     if not isinstance(generation, int):  # none yet (or not a token: replace it)
         if generation is None:
             cache.add(key, response_cache.token(), response_cache.VERSION_TTL)
         else:
             cache.set(key, response_cache.token(), response_cache.VERSION_TTL)
         generation = cache.get(key)
-    return generation
+    return generation if isinstance(generation, int) else None
 
 
 def _rebuild(prefix: str, key_hash: str):
@@ -187,6 +190,8 @@ def _rebuild(prefix: str, key_hash: str):
         generation = _generation_of(row["tenant_id"])
     except Exception:
         logger.warning("auth cache unavailable; authenticating from the database")
+        return row
+    if generation is None:  # a change is under way: answer from the database, cache nothing
         return row
     row = _lookup(prefix, key_hash)
     if row is None:

@@ -7,7 +7,6 @@ import pytest
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from tests.test_throttling_api import private_redis  # noqa: F401  a redis-server the test may kill
 
 
 def project_formatter():

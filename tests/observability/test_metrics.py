@@ -88,8 +88,7 @@ def test_redis_errors_and_fail_open_admissions_are_counted(scrape, settings, pri
     assert client.get("/api/v1/tenant").status_code == 200
     before = scrape()
 
-    private_redis.kill()
-    private_redis.wait()
+    private_redis.stop()
     assert client.get("/api/v1/tenant").status_code == 200
     after = scrape()
 

@@ -132,8 +132,7 @@ def test_redis_down_shows_in_the_log_line(settings, private_redis, request_lines
     client = api_client_for(make_tenant(tier="free"))
     assert client.get("/api/v1/tenant").status_code == 200
 
-    private_redis.kill()
-    private_redis.wait()
+    private_redis.stop()
     response = client.get("/api/v1/tenant")
 
     assert response.status_code == 200

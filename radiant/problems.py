@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from radiant import tenancy
 from radiant.cache import InvalidationUnavailable
+from radiant.request_context import current_request_id
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +97,9 @@ _DRF_CODES = [
 ]
 
 
-def problem_response(status_code, code, title, detail, *, headers=None, **extra):
+def problem_body(status_code, code, title, detail, **extra) -> dict:
+    """The RFC 9457 body: type, title, status, detail, our stable ``code``, the request id
+    (so a client can quote it in a support request), and any extra members."""
     body = {
         "type": TYPE_BASE + code,
         "title": title,
@@ -105,8 +108,15 @@ def problem_response(status_code, code, title, detail, *, headers=None, **extra)
         "code": code,
         **extra,
     }
-    response = Response(body, status=status_code, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
-    return response
+    request_id = current_request_id()
+    if request_id is not None:
+        body["request_id"] = request_id
+    return body
+
+
+def problem_response(status_code, code, title, detail, *, headers=None, **extra):
+    body = problem_body(status_code, code, title, detail, **extra)
+    return Response(body, status=status_code, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
 
 
 def _flatten_errors(detail):
@@ -178,5 +188,5 @@ def exception_handler(exc, context):
 
 def json_problem(request, status_code, code, title, detail):
     """A problem response outside DRF (Django's 404/500 handlers for /api/ paths)."""
-    body = {"type": TYPE_BASE + code, "title": title, "status": status_code, "detail": detail, "code": code}
+    body = problem_body(status_code, code, title, detail)
     return JsonResponse(body, status=status_code, content_type=PROBLEM_CONTENT_TYPE)

@@ -1,6 +1,7 @@
 """One structured log line per request, and the request's metrics (DESIGN.md §11).
 
-``RequestLogMiddleware`` is the outermost middleware. Around everything else it keeps a
+``RequestLogMiddleware`` runs inside the request id's middleware (so the id is known) and
+around everything else (the tenant API's lane, every view). Meanwhile it keeps a
 ``radiant.metrics.RequestStats`` current (code reports cache hits, SQL, charges, ... into
 it) and, when the response is ready, writes one JSON line on the ``radiant.request`` logger
 and hands the same numbers to the request's metrics backend. The line's fields:
@@ -49,6 +50,7 @@ from django.db.backends.signals import connection_created
 from django.dispatch import receiver
 
 from radiant import metrics, throttling
+from radiant.request_context import current_request_id
 
 logger = logging.getLogger("radiant.request")
 
@@ -80,10 +82,6 @@ def throttle_outcome(request, stats) -> str | None:
     return "daily_quota_exceeded" if decision.reason == throttling.QUOTA_SPENT else "rate_limited"
 
 
-def request_id(request) -> str | None:
-    return None
-
-
 class RequestLogMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
@@ -108,7 +106,7 @@ class RequestLogMiddleware:
         throttle = throttle_outcome(request, stats)
         throttle_scope = None if throttle is None else ("tenant" if principal is not None else "ip")
         tier = principal.tier if principal is not None else "none"
-        rid = request_id(request)
+        rid = current_request_id()
         if self.log:
             line = {
                 "event": "request",

@@ -71,6 +71,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First of ours (only the Lambda client-address middleware goes in front, below):
+    # every response, whatever answers it, carries X-Request-ID.
+    "radiant.request_context.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -290,6 +293,8 @@ if METRICS_TOKEN is not None and len(METRICS_TOKEN) < 24:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    # Every record carries the request id ("-" outside a request; radiant.request_context).
+    "filters": {"request_id": {"()": "radiant.request_context.RequestIdLogFilter"}},
     "formatters": {
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
@@ -297,9 +302,15 @@ LOGGING = {
             "rename_fields": {"levelname": "level", "name": "logger"},
             "timestamp": True,
         },
-        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "text" if LOG_FORMAT == "text" else "json"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "text" if LOG_FORMAT == "text" else "json",
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
@@ -334,6 +345,6 @@ REST_FRAMEWORK["DEFAULT_CONTENT_NEGOTIATION_CLASS"] = "radiant.negotiation.Conte
 # missing setting costs an exception each time.
 DJANGO_REDIS_CLOSE_CONNECTION = False
 
-# The request log and metrics (see "logging and metrics" above) wrap every other
-# middleware, the Lambda client-address one too: outermost, inserted last.
-MIDDLEWARE.insert(0, "radiant.request_log.RequestLogMiddleware")
+# The request log and metrics (see "logging and metrics" above) wrap everything but the
+# Lambda client-address middleware and the request id (whose scope the log line is in).
+MIDDLEWARE.insert(MIDDLEWARE.index("radiant.request_context.RequestIdMiddleware") + 1, "radiant.request_log.RequestLogMiddleware")

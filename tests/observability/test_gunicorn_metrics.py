@@ -68,7 +68,7 @@ def test_two_workers_count_every_request_once(server, tenant, api_client_for):
     raw = api_client_for(tenant).raw_key
     auth = {"Authorization": f"Bearer {raw}"}
 
-    statuses = [get(url, "/api/v1/tenant", auth)[0] for _ in range(N)]
+    statuses = [get(url, "/api/v1/tenant", {**auth, "X-Request-ID": f"gunicorn-{n}"})[0] for n in range(N)]
 
     assert statuses == [200] * N
     pids = set(served_by(access_log))
@@ -78,7 +78,6 @@ def test_two_workers_count_every_request_once(server, tenant, api_client_for):
     assert value(found, "radiant_http_request_duration_seconds_count", **labels) == N
     assert value(found, "radiant_http_requests_by_tier_total", tier="professional", status_class="2xx") == N
     assert value(found, "radiant_ratelimit_decisions_total", scope="tenant", outcome="allowed") == N
-    assert value(found, "radiant_db_pool_connections", alias="tenant", state="max") > 0
     assert sorted(os.listdir(multiproc))  # the workers' files
 
     # One worker is replaced: what it counted stays in the totals.
@@ -88,13 +87,21 @@ def test_two_workers_count_every_request_once(server, tenant, api_client_for):
     found = scrape(url)
     assert value(found, "radiant_http_request_duration_seconds_count", **labels) == 2 * N
 
+    # Requests that run SQL (the key list is not cached) show the workers' pools.
+    assert [get(url, "/api/v1/api-keys", auth)[0] for _ in range(6)] == [200] * 6
+    found = scrape(url)
+    assert value(found, "radiant_db_queries_total") > 0
+    pool_max = value(found, "radiant_db_pool_connections", alias="tenant", state="max")
+    assert pool_max > 0 and pool_max % 10 == 0  # DB_POOL_MAX (10) for each live worker with a pool
+
     # One log line per request, from both workers, never with the key in it.
     text = app_log.read_text()
     assert raw not in text
     lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
     tenant_lines = [line for line in lines if line.get("event") == "request" and line["route"] == "/api/v1/tenant"]
-    assert len(tenant_lines) == 2 * N
+    assert len(tenant_lines) == 2 * N  # the key-list requests are on their own route
     assert all(line["tenant"] == str(tenant.id) and line["status"] == 200 for line in tenant_lines)
+    assert {line["request_id"] for line in tenant_lines} >= {f"gunicorn-{n}" for n in range(N)}
 
 
 def test_the_scrape_refuses_a_tenant_key(server, tenant, api_client_for):

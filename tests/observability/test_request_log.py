@@ -67,12 +67,15 @@ def test_route_is_the_pattern_not_the_path(request_lines, tenant, api_client_for
     client.get("/api/v1/models/gpt-4o")
     client.get("/api/v1/models/no-such-model")
     client.get("/api/v1/no-such-endpoint")
+    client.get("/no-such-page")
 
-    found, missing, unmatched = request_lines.requests()
+    found, missing, api_catch_all, unmatched = request_lines.requests()
     assert found["route"] == missing["route"] == "/api/v1/models/<str:slug>"
     assert (found["status"], missing["status"]) == (200, 404)
+    assert api_catch_all["route"] == "/^api/" and api_catch_all["status"] == 404  # the /api/ 404 pattern
     assert unmatched["route"] == "<unmatched>" and unmatched["status"] == 404
     assert "gpt-4o" not in json.dumps([found, missing])
+    assert "no-such" not in json.dumps([api_catch_all, unmatched])
 
 
 def test_a_refused_request_logs_the_throttle_outcome(request_lines, not_near_midnight, make_tenant, api_client_for):
@@ -139,3 +142,14 @@ def test_redis_down_shows_in_the_log_line(settings, private_redis, request_lines
     line = request_lines.requests()[-1]
     assert line["throttle"] == "fail_open"
     assert line["redis_errors"] >= 1
+
+
+def test_the_line_carries_the_request_id_the_client_got(request_lines, tenant, api_client_for):
+    client = api_client_for(tenant)
+
+    chosen = client.get("/api/v1/tenant", HTTP_X_REQUEST_ID="trace-abc.123")
+    generated = client.get("/api/v1/tenant")
+
+    first, second = request_lines.requests()
+    assert first["request_id"] == chosen["X-Request-ID"] == "trace-abc.123"
+    assert second["request_id"] == generated["X-Request-ID"] != "trace-abc.123"

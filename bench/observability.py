@@ -73,7 +73,7 @@ def main(argv=None) -> int:
             print(f"  {which:<4} {row['rps']:>8.0f} req/s  p50 {row['p50_ms']:.2f}  p99 {row['p99_ms']:.2f} ms  "
                   f"non-2xx {row['non_2xx']}", flush=True)
 
-    lines = sum(1 for line in log_path.read_text(errors="replace").splitlines() if '"event": "request"' in line)
+    lines = sum(1 for line in log_path.read_text(errors="replace").splitlines() if '"event":"request"' in line)
     ratios = []
     for index, row in enumerate(runs):
         if row["which"] == "on":

@@ -296,12 +296,7 @@ LOGGING = {
     # Every record carries the request id ("-" outside a request; radiant.request_context).
     "filters": {"request_id": {"()": "radiant.request_context.RequestIdLogFilter"}},
     "formatters": {
-        "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "%(levelname)s %(name)s %(message)s",
-            "rename_fields": {"levelname": "level", "name": "logger"},
-            "timestamp": True,
-        },
+        "json": {"()": "radiant.logformat.JsonFormatter"},  # python-json-logger, orjson
         "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
     },
     "handlers": {

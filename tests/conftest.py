@@ -212,7 +212,7 @@ class _LogScan:
             except Exception:  # a record whose arguments do not format is not ours to judge
                 continue
             self.scanned += 1
-            if '"event": "request"' in text:
+            if '"event":"request"' in text.replace(" ", ""):
                 self.request_lines += 1
             if KEY_SHAPE.search(text) or any(secret in text for secret in secrets_):
                 self.offending.append(text)

@@ -10,6 +10,11 @@ removes itself). wrk at 16 connections measures them alternately, off first and 
 off, on, off, on, ..., off. Each "on" run's ratio is to the mean of the "off" runs just
 before and after it, so load that comes and goes on the machine hits both alike. Prints
 every run, the ratios, their mean, and the cost (1 − ratio) against the goal of 5 %.
+
+It also reads the CPU time the gunicorn workers used in each run (``/proc``, via psutil)
+and divides it by the requests served: CPU per request on vs off is what the throughput
+ratio comes from on a machine of our own, and it moves much less than throughput when
+other work shares the cores (the throughput ratio is then the noisier of the two).
 """
 
 from __future__ import annotations
@@ -21,8 +26,11 @@ import sys
 import time
 from datetime import datetime, timezone
 
+from urllib.parse import urlsplit
+
 from bench.harness import ROOT, ensure_database, gunicorn, run_wrk
 from bench.run import app_environment, preflight, prepare, services_from_environment
+from bench.soak import _workers
 
 GOAL_COST = 0.05
 PATH = "/api/v1/models"
@@ -62,16 +70,24 @@ def main(argv=None) -> int:
                 preflight(url + PATH, auth, throttled=True)
         print(f"gunicorn: {workers} sync workers each; wrk: {args.connections} connections, "
               f"{args.warmup}s warm-up + {args.duration}s per run; GET {PATH} (warm)\n", flush=True)
+        workers_of = {which: _workers(urlsplit(url).port) for which, url in bases.items()}
+
+        def worker_cpu(which):
+            return sum(sum(worker.cpu_times()[:2]) for worker in workers_of[which])
+
         schedule = ["off"] + ["on", "off"] * args.rounds
         for which in schedule:
             url = bases[which] + PATH
             run_wrk(url, connections=args.connections, duration=args.warmup, headers=auth)
+            cpu = worker_cpu(which)
             result = run_wrk(url, connections=args.connections, duration=args.duration, headers=auth, percentiles=True)
+            cpu = worker_cpu(which) - cpu
             row = {"which": which, "rps": round(result.rps, 1), "p50_ms": result.latency_p50_ms,
-                   "p99_ms": result.latency_p99_ms, "non_2xx": result.non_2xx + result.socket_errors}
+                   "p99_ms": result.latency_p99_ms, "non_2xx": result.non_2xx + result.socket_errors,
+                   "worker_cpu_us_per_request": round(cpu / max(1, result.requests) * 1e6, 1)}
             runs.append(row)
             print(f"  {which:<4} {row['rps']:>8.0f} req/s  p50 {row['p50_ms']:.2f}  p99 {row['p99_ms']:.2f} ms  "
-                  f"non-2xx {row['non_2xx']}", flush=True)
+                  f"non-2xx {row['non_2xx']}  worker CPU {row['worker_cpu_us_per_request']:.0f} µs/request", flush=True)
 
     lines = sum(1 for line in log_path.read_text(errors="replace").splitlines() if '"event":"request"' in line)
     ratios = []
@@ -82,15 +98,19 @@ def main(argv=None) -> int:
     ratio = statistics.mean(ratios)
     cost = 1 - ratio
     errors = sum(row["non_2xx"] for row in runs)
+    cpu_on = statistics.mean(row["worker_cpu_us_per_request"] for row in runs if row["which"] == "on")
+    cpu_off = statistics.mean(row["worker_cpu_us_per_request"] for row in runs if row["which"] == "off")
     print(f"\non / off, each to its neighbours: {', '.join(f'{r:.3f}' for r in ratios)}; mean {ratio:.3f}")
     print(f"logging + metrics cost: {cost:.1%} of GET models throughput (goal <= {GOAL_COST:.0%}): "
           f"{'MET' if cost <= GOAL_COST and errors == 0 else 'MISSED'}; non-2xx {errors}; "
           f"{lines} request log lines written by the 'on' server")
+    print(f"worker CPU per request: off {cpu_off:.0f} µs, on {cpu_on:.0f} µs ({cpu_on / cpu_off - 1:+.1%})")
     out = ROOT / args.out
     out.write_text(json.dumps({
         "benchmark": "observability_on_off", "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "workers": workers, "runs_in_order": runs, "ratios": ratios, "mean_ratio": round(ratio, 4),
-        "cost": round(cost, 4), "goal_cost": GOAL_COST, "non_2xx": errors, "request_log_lines": lines,
+        "cost": round(cost, 4), "goal_cost": GOAL_COST, "worker_cpu_us_per_request": {"off": round(cpu_off, 1),
+                                                                                    "on": round(cpu_on, 1)}, "non_2xx": errors, "request_log_lines": lines,
         "elapsed_s": round(time.monotonic() - started, 1),
     }, indent=2) + "\n")
     print(f"written to {out.relative_to(ROOT)}")

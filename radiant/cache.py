@@ -219,8 +219,18 @@ def _lock(key: str) -> bool:
 
 
 def _rebuild(plan: Plan, versions: tuple, build) -> Payload:
-    """Build under ``versions`` (read before the database was), store, release the lock."""
+    """Build under ``versions`` (read before the database was), store, release the lock.
+
+    The lock may have been won just after another holder stored a fresh entry and let go:
+    the entry is read once more first, and served if it is current (one rebuild, not two)."""
     try:
+        values = _call("get_many", plan.keys)
+        current = tuple(values.get(key) for key in plan.versions)
+        entry = _entry(values.get(plan.key))
+        if entry is not None and entry[0] == current and _now() < entry[1]:
+            return Payload(body=entry[3], etag=entry[2])
+        if None not in current:
+            versions = current
         payload = render(build())
         _try("set", plan.key, (versions, _now() + plan.ttl, payload.etag, payload.body), plan.ttl + STALE_GRACE)
     finally:

@@ -11,6 +11,7 @@ Nothing here does I/O: importing settings must stay cheap for Lambda cold starts
 import hashlib
 import hmac
 import os
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -68,6 +69,7 @@ INSTALLED_APPS = [
     # catalog, configuration and translations (issue 3)
     "configuration",
     "localization",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -82,7 +84,23 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Admin sign-in is limited against guessing (django-axes): after AXES_FAILURE_LIMIT wrong
+# passwords a user name is locked, and so is the client address, each on its own, for
+# AXES_COOLOFF_TIME. Operators see attempts and lockouts in the admin ("Axes") and lift one
+# there or with ``manage.py axes_reset_username`` / ``axes_reset_ip``.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("ADMIN_LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+# The address as the rate limiter sees it: the trusted proxy hop, or API Gateway's sourceIp.
+AXES_CLIENT_IP_CALLABLE = "radiant.throttling.client_ip_address"
 
 ROOT_URLCONF = "radiant.urls"
 WSGI_APPLICATION = "radiant.wsgi.application"
@@ -122,6 +140,9 @@ WHITENOISE_USE_FINDERS = DEBUG
 
 # A tenant API body is small JSON; anything bigger is refused with a 413 problem.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 64 * 1024)
+# Seconds a client may take to send a body that size (radiant/middleware.py): a body that
+# stops short of its Content-Length is a 400 then, not a worker held until its timeout.
+REQUEST_BODY_TIMEOUT = float(env("REQUEST_BODY_TIMEOUT", "10"))
 
 # --- databases ----------------------------------------------------------------------
 #
@@ -181,6 +202,9 @@ if POSTGRES:
     )
     # In tests the tenant alias points at the same test database, still as the web role.
     DATABASES["tenant"]["TEST"] = {"MIRROR": "default"}
+    # Values travel apart from the statement text, which is all that pg_stat_activity shows
+    # other sessions of the web role: no tenant's data, key hash or signature stands there.
+    DATABASES["tenant"]["OPTIONS"]["server_side_binding"] = True
 
 TENANT_DB_ALIAS = "tenant" if POSTGRES else "default"
 DATABASE_ROUTERS = ["radiant.tenancy.TenantRouter"]
@@ -190,6 +214,12 @@ DATABASE_ROUTERS = ["radiant.tenancy.TenantRouter"]
 # a secret the web role cannot read (see tenants/migrations and radiant/tenancy.py).
 RLS_CONTEXT_SECRET = hmac.new(
     env("RLS_CONTEXT_SECRET", SECRET_KEY).encode(), b"radiant.rls.context", hashlib.sha256
+).digest()
+
+# API keys end with a keyed check (tenants/selectors.py), so a guessed key is refused
+# without a lookup. Changing this secret invalidates every key: set it once per deployment.
+API_KEY_CHECK_SECRET = hmac.new(
+    env("API_KEY_CHECK_SECRET", SECRET_KEY).encode(), b"radiant.api-key.check", hashlib.sha256
 ).digest()
 
 # --- cache, sessions, Celery --------------------------------------------------------
@@ -236,7 +266,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["radiant.auth.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["radiant.auth.IsTenant"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["radiant.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "radiant.problems.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
@@ -249,10 +279,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_AUTHENTICATION": [],
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {"ApiKey": {"type": "http", "scheme": "bearer"}}
-    },
-    "SECURITY": [{"ApiKey": []}],
+    "PREPROCESSING_HOOKS": ["radiant.openapi.preprocess"],
 }
 
 # How often an API key's last_used_at is written (seconds); reads never wait for it.
@@ -327,6 +354,16 @@ STORAGES["staticfiles"]["BACKEND"] = (
 )
 # Deployed stages serve HTTPS only (API Gateway); cookies never travel in clear.
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=PRODUCTION)
+if PRODUCTION:
+    # CloudFront and API Gateway terminate TLS and say so in X-Forwarded-Proto (which they
+    # set themselves, whatever the client sent); a plain-HTTP request is redirected, and
+    # browsers are told to use HTTPS only from then on.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]  # probes from inside the network
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 60 * 60)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=True)
 # Periodic jobs (radiant/jobs.py): revoked or expired API keys are kept this many days
 # (tenants still see them in their key list), then deleted.
 API_KEY_RETENTION_DAYS = env_int("API_KEY_RETENTION_DAYS", 90)

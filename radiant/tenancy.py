@@ -103,16 +103,6 @@ _SET_CONTEXT_SQL = (
 )
 
 
-def bound_fetchone(cursor, sql: str, params) -> tuple | None:
-    """Run ``sql`` on a Django cursor's connection with server-side binding: the values
-    travel apart from the statement, which is all that ``pg_stat_activity`` shows other
-    sessions of the role. (Django binds client-side: the values would stand in the text.)"""
-    import psycopg  # PostgreSQL only; imported with its backend by then (Lambda cold start)
-
-    with psycopg.Cursor(cursor.connection) as bound:
-        return bound.execute(sql, params, prepare=False).fetchone()
-
-
 def set_context(raw, tenant_id: uuid.UUID | str) -> None:
     """Tell PostgreSQL, on the psycopg connection ``raw``, that the transaction it is in (or
     starts now) runs as ``tenant_id``.
@@ -145,8 +135,10 @@ class _SetContextOnFirstQuery:
             self.scope.transaction.__enter__()
         raw = connection.connection
         if raw.info.transaction_status == _idle():
-            # A new transaction starts with this statement: the context comes first.
-            set_context(raw, self.scope.tenant_id)
+            # A new transaction starts with this statement: the context comes first. (Errors
+            # as Django's own, so a dropped connection is seen as one.)
+            with connection.wrap_database_errors:
+                set_context(raw, self.scope.tenant_id)
         return execute(sql, params, many, context)
 
 

@@ -1,12 +1,14 @@
 """Reads for the tenancy core."""
 
 import hashlib
+import hmac
 import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connections
 from django.utils import timezone
@@ -14,7 +16,7 @@ from rest_framework import exceptions
 
 from radiant import cache as response_cache
 from radiant import cache_keys
-from radiant.tenancy import OPERATOR_DB, bound_fetchone, tenant_db
+from radiant.tenancy import OPERATOR_DB, tenant_db
 from tenants.models import ApiKey
 
 logger = logging.getLogger(__name__)
@@ -55,16 +57,31 @@ def effective_limits(*, rps, burst, daily_quota, rps_override=None, burst_overri
     return Limits(rps=rps, burst=burst, daily_quota=daily_quota)
 
 
+CHECK_LENGTH = 12  # hex digits of the keyed check a key ends with: 48 bits
+
+
 def api_key_hash(raw_key: str) -> str:
     return hashlib.sha256(raw_key.encode()).hexdigest()
 
 
+def api_key_check(unchecked: str) -> str:
+    """The check a key ends with: a MAC of the rest under a secret only the server holds.
+
+    A guessed key fails it with certainty short of 2⁻⁴⁸, so guesses are refused without a
+    lookup (no database, no cache) and an address that guesses is limited by its failures
+    alone, while a real key is never held back for the address it comes from."""
+    return hmac.new(settings.API_KEY_CHECK_SECRET, unchecked.encode(), hashlib.sha256).hexdigest()[:CHECK_LENGTH]
+
+
 def api_key_parse(raw_key: str) -> str:
-    """The visible prefix of a well-formed key ``rad_<prefix>_<secret>``; 401 otherwise."""
+    """The visible prefix of a well-formed key ``rad_<prefix>_<secret><check>``; 401 otherwise
+    (a key whose check fails reads exactly as an unknown key)."""
     scheme, _, rest = raw_key.partition("_")
     prefix, _, secret = rest.partition("_")
-    if scheme != KEY_SCHEME or len(prefix) != 8 or not prefix.isalnum() or len(secret) < 32:
+    if scheme != KEY_SCHEME or len(prefix) != 8 or not prefix.isalnum() or len(secret) < 32 + CHECK_LENGTH:
         raise exceptions.AuthenticationFailed("Malformed API key.")
+    if not hmac.compare_digest(api_key_check(raw_key[:-CHECK_LENGTH]), raw_key[-CHECK_LENGTH:]):
+        raise exceptions.AuthenticationFailed("Invalid API key.")
     return prefix
 
 
@@ -80,9 +97,10 @@ def _lookup(prefix: str, key_hash: str):
     if alias != OPERATOR_DB:
         # The web role cannot read api keys across tenants; a SECURITY DEFINER function
         # answers for exactly one (prefix, hash) pair, so no key can be enumerated.
-        # The hash is bound server-side, so it never stands in the text other sessions see.
+        # (The alias binds values server-side: the hash never stands in a statement's text.)
         with connections[alias].cursor() as cursor:
-            row = bound_fetchone(cursor, "SELECT * FROM public.radiant_api_key_lookup(%s, %s)", [prefix, key_hash])
+            cursor.execute("SELECT * FROM public.radiant_api_key_lookup(%s, %s)", [prefix, key_hash])
+            row = cursor.fetchone()
         return dict(zip(_LOOKUP_COLUMNS, row)) if row else None
     key = (
         ApiKey.all_tenants.select_related("tenant__tier")

@@ -78,6 +78,9 @@ def app_environment(services: dict[str, str]) -> dict[str, str]:
         "LOG_LEVEL": "WARNING",
         "RATELIMIT_ENABLED": "1",
         "DJANGO_SETTINGS_MODULE": "radiant.settings",
+        # Plain HTTP on loopback, no TLS proxy in front: production's HTTPS redirect would
+        # answer every request with a 301.
+        "SECURE_SSL_REDIRECT": "0",
     }
 
 

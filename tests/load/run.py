@@ -36,6 +36,7 @@ def _environment() -> dict[str, str]:
         "DATABASE_URL": database, "REDIS_URL": redis, "RADIANT_ENV": "production",
         "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY", "load-test-only-not-a-secret-" + "x" * 32),
         "DJANGO_DEBUG": "0", "LOG_LEVEL": "WARNING", "DJANGO_SETTINGS_MODULE": "radiant.settings",
+        "SECURE_SSL_REDIRECT": "0",  # plain HTTP on loopback: no TLS proxy to redirect to
     }
 
 

@@ -65,7 +65,7 @@ def _wait_ready(url: str, process: subprocess.Popen, timeout: float) -> None:
 @contextmanager
 def gunicorn(env: dict[str, str], *, workers: int = 2, worker_class: str = "sync", threads: int = 1,
              access_log: str | None = None, timeout: float = 30.0, app: str = "radiant.wsgi:application",
-             args: tuple[str, ...] = (), cwd: Path | str | None = None):
+             args: tuple[str, ...] = (), cwd: Path | str | None = None, log_path: str | None = None):
     """Serve ``app`` (radiant.wsgi by default) with gunicorn on a free local port; yields
     the base URL.
 
@@ -73,6 +73,7 @@ def gunicorn(env: dict[str, str], *, workers: int = 2, worker_class: str = "sync
     With ``access_log`` each request is logged as ``<worker pid> <status>``. ``args`` are
     further gunicorn options (e.g. ``--keep-alive``); the app must answer ``/healthz``.
     ``cwd``: the source tree to serve (default: this one).
+    With ``log_path`` the servers' stderr (the app's log lines) is written there.
     """
     port = free_port()
     command = [
@@ -82,7 +83,7 @@ def gunicorn(env: dict[str, str], *, workers: int = 2, worker_class: str = "sync
     ]
     if access_log:
         command += ["--access-logfile", access_log, "--access-logformat", "%(p)s %(s)s"]
-    stderr = tempfile.TemporaryFile()
+    stderr = open(log_path, "w+b") if log_path else tempfile.TemporaryFile()
     process = subprocess.Popen(
         command, cwd=cwd or ROOT, env={**os.environ, **env}, start_new_session=True,
         stdout=subprocess.DEVNULL, stderr=stderr,

@@ -61,7 +61,7 @@ from django_redis.cache import RedisCache
 from django_redis.compressors.identity import IdentityCompressor
 from django_redis.serializers.pickle import PickleSerializer
 
-from radiant import cache_keys, redis_wire
+from radiant import cache_keys, metrics, redis_wire
 
 logger = logging.getLogger("radiant.cache")
 
@@ -126,6 +126,7 @@ def render(data: Any) -> Payload:
     """JSON bytes as the API renders them, and a strong ETag over exactly those bytes."""
     from rest_framework.renderers import JSONRenderer
 
+    metrics.cache_miss()  # every response built from the database is rendered here
     body = JSONRenderer().render(data)
     return Payload(body=body, etag='"%s"' % hashlib.blake2b(body, digest_size=16).hexdigest())
 
@@ -134,6 +135,7 @@ def _call(operation: str, *args, **kwargs):
     try:
         return getattr(cache, operation)(*args, **kwargs)
     except Exception as exc:  # django-redis/redis errors, timeouts, a refused connection
+        metrics.redis_error("cache")
         logger.warning(
             "cache unavailable (%s on %s); answering from the database",
             type(exc).__name__, operation,
@@ -187,9 +189,11 @@ def _resolve(plan: Plan, values: dict, build) -> Payload:
     if entry is not None and entry[0] == versions:
         payload = Payload(body=entry[3], etag=entry[2])
         if _now() < entry[1]:
+            metrics.cache_hit()
             return payload  # the hot path: one MGET, nothing else
         if _lock(plan.key):
             return _rebuild(plan, versions, build)
+        metrics.cache_hit()
         return payload  # stale by age only: served while the lock holder refreshes it
     # No entry, or one built under a replaced version: it is never served.
     if _lock(plan.key):
@@ -243,6 +247,7 @@ def _wait(plan: Plan) -> Payload | None:
         values = _call("get_many", (*plan.keys, lock))
         entry = _entry(values.get(plan.key))
         if entry is not None and entry[0] == tuple(values.get(key) for key in plan.versions):
+            metrics.cache_hit()
             return Payload(body=entry[3], etag=entry[2])
         if lock not in values:
             return None
@@ -428,6 +433,7 @@ def bump(*version_keys: str) -> None:
     try:
         cache.set_many({key: token() for key in version_keys}, VERSION_TTL)
     except Exception as exc:
+        metrics.redis_error("cache")
         logger.error(
             "cache invalidation failed (%s) for %s; entries may be stale for up to their TTL",
             type(exc).__name__, ", ".join(version_keys),

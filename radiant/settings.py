@@ -271,6 +271,8 @@ if CELERY_BROKER_URL.startswith("sqs://"):
         "region": env("AWS_REGION", "us-east-1"),
         "predefined_queues": {CELERY_TASK_DEFAULT_QUEUE: {"url": env("CELERY_SQS_QUEUE_URL")}},
     }
+# Workers log through LOGGING (JSON lines) like the web processes, not Celery's own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- API ------------------------------------------------------------------------------
 
@@ -319,18 +321,45 @@ if RATELIMIT_IP_BURST < 1 or RATELIMIT_IP_RPS <= 0 or TRUSTED_PROXY_COUNT < 0:
 
     raise ImproperlyConfigured("RATELIMIT_IP_BURST >= 1, RATELIMIT_IP_RPS > 0, TRUSTED_PROXY_COUNT >= 0")
 
-# --- logging --------------------------------------------------------------------------
+# --- logging and metrics (radiant/request_log.py, radiant/metrics.py; docs/RUNBOOK.md) ---
+#
+# Every log record is one JSON object per line (python-json-logger): what CloudWatch Logs
+# Insights and any log shipper parse without a grok pattern. LOG_FORMAT=text for humans.
+# The request log (one line per request, logger "radiant.request") is written at INFO
+# whatever LOG_LEVEL says; REQUEST_LOG=0 turns it off. METRICS_ENABLED=0 turns metrics off.
+# /metrics answers only with "Authorization: Bearer <METRICS_TOKEN>" and does not exist
+# without one (it never does on Lambda, where the metrics are EMF log lines).
+LOG_FORMAT = env("LOG_FORMAT", "json")
+REQUEST_LOG = env_bool("REQUEST_LOG", default=True)
+METRICS_ENABLED = env_bool("METRICS_ENABLED", default=True)
+METRICS_TOKEN = env("METRICS_TOKEN")
+if METRICS_TOKEN is not None and len(METRICS_TOKEN) < 24:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("METRICS_TOKEN must be at least 24 characters (e.g. openssl rand -hex 24)")
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    # Every record carries the request id ("-" outside a request; radiant.request_context).
     "filters": {"request_id": {"()": "radiant.request_context.RequestIdLogFilter"}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]}},
+    "formatters": {
+        "json": {"()": "radiant.logformat.JsonFormatter"},  # python-json-logger, orjson
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "text" if LOG_FORMAT == "text" else "json",
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "radiant.request": {"level": "INFO" if REQUEST_LOG else "WARNING"},
+    },
 }
-
 # --- Lambda / API Gateway (issue 6; docs/DEPLOY.md) -----------------------------------
 #
 # Zappa's handler turns API Gateway events into WSGI requests. For requests to the
@@ -368,3 +397,7 @@ REST_FRAMEWORK["DEFAULT_CONTENT_NEGOTIATION_CLASS"] = "radiant.negotiation.Conte
 # django-redis's default, spelled out: it looks the setting up on every request's end, and a
 # missing setting costs an exception each time.
 DJANGO_REDIS_CLOSE_CONNECTION = False
+
+# The request log and metrics (see "logging and metrics" above) wrap everything but the
+# Lambda client-address middleware and the request id (whose scope the log line is in).
+MIDDLEWARE.insert(MIDDLEWARE.index("radiant.request_context.RequestIdMiddleware") + 1, "radiant.request_log.RequestLogMiddleware")

@@ -82,7 +82,7 @@ from rest_framework import exceptions
 from rest_framework.throttling import BaseThrottle
 
 from radiant import cache as response_cache
-from radiant import cache_keys, redis_wire
+from radiant import cache_keys, metrics, redis_wire
 from radiant.problems import DailyQuotaExceeded, Problem, RateLimited, ServiceUnavailable
 
 logger = logging.getLogger(__name__)
@@ -417,6 +417,7 @@ def _guarded(check):
             warn = now - _last_warning[0] >= WARN_EVERY
             if warn:
                 _last_warning[0] = now
+        metrics.redis_error("ratelimit")
         if warn:
             logger.warning(
                 "rate limiter unavailable (%s); %s (%d unchecked so far in this process)",
@@ -425,6 +426,7 @@ def _guarded(check):
                 count,
             )
         if fail_open:
+            metrics.fail_open_admission()
             return None
         raise ServiceUnavailable(
             "Rate limiting is temporarily unavailable; retry shortly.", headers={"Retry-After": "1"}

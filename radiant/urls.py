@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views import defaults
 
-from radiant import docs_views, health
+from radiant import docs_views, health, metrics
 from radiant.problems import PROBLEM_CONTENT_TYPE, json_problem
 
 api_v1 = [
@@ -16,6 +16,7 @@ api_v1 = [
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics_view, name="metrics"),  # Prometheus; METRICS_TOKEN only
     path("admin/", admin.site.urls),
     path("api/schema/", docs_views.schema, name="schema"),  # drf-spectacular, loaded on first use
     path("api/docs/", docs_views.docs, name="docs"),

@@ -171,3 +171,91 @@ def private_redis(settings):
         yield server
     finally:
         server.stop()
+
+
+# --- no secret in any log ----------------------------------------------------------------
+#
+# Every log record the run creates (any logger, any thread) is formatted as the project
+# writes it and scanned for every API key the run created, the secret key, and anything
+# shaped like an API key. The verdict is test_log_secrets.py, which runs last.
+
+import logging
+import re
+import threading
+
+KEY_SHAPE = re.compile(r"rad_[A-Za-z0-9]{8}_[A-Za-z0-9_-]{32,}")
+
+
+class _LogScan:
+    def __init__(self):
+        self.keys = set()
+        self.records = []
+        self.lock = threading.Lock()
+        self.scanned = 0
+        self.request_lines = 0
+        self.offending = []
+        self.formatter = None
+
+    def scan(self):
+        from django.utils.module_loading import import_string
+
+        if self.formatter is None:
+            config = dict(settings.LOGGING["formatters"]["json"])
+            self.formatter = import_string(config.pop("()"))(**config)
+        with self.lock:
+            records, self.records = self.records, []
+            keys = set(self.keys)
+        secrets_ = keys | {settings.SECRET_KEY}
+        for record in records:
+            try:
+                text = self.formatter.format(record)
+            except Exception:  # a record whose arguments do not format is not ours to judge
+                continue
+            self.scanned += 1
+            if '"event":"request"' in text.replace(" ", ""):
+                self.request_lines += 1
+            if KEY_SHAPE.search(text) or any(secret in text for secret in secrets_):
+                self.offending.append(text)
+
+
+log_scan = _LogScan()
+
+
+def pytest_configure(config):
+    previous = logging.getLogRecordFactory()
+
+    def factory(*args, **kwargs):
+        record = previous(*args, **kwargs)
+        log_scan.records.append(record)
+        return record
+
+    logging.setLogRecordFactory(factory)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _collect_created_api_keys():
+    """Remember every raw API key the run creates (the service returns it once)."""
+    from tenants import services
+
+    original = services._new_raw_key
+
+    def new_raw_key():
+        prefix, raw = original()
+        with log_scan.lock:
+            log_scan.keys.add(raw)
+        return prefix, raw
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(services, "_new_raw_key", new_raw_key)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _scan_logs_after_each_test():
+    yield
+    log_scan.scan()
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The verdict on the whole run's logs comes last."""
+    items.sort(key=lambda item: item.nodeid.startswith("tests/test_log_secrets.py"))

@@ -96,10 +96,11 @@ def _tenant_get_routes():
     routes = []
     for path in candidates:
         try:
-            resolve(path)
+            match = resolve(path)
         except Resolver404:
             continue
-        routes.append(path)
+        if match.route.startswith("api/v1/"):  # not the catch-all that answers unknown /api/ paths
+            routes.append(path)
     return routes
 
 

@@ -1,0 +1,41 @@
+"""gunicorn settings for serving RADIANT: ``gunicorn -c python:radiant.gunicorn_conf radiant.wsgi``.
+
+Prometheus metrics across workers (``prometheus_client`` multiprocess mode): each worker
+writes its counters to files in ``PROMETHEUS_MULTIPROC_DIR`` and ``/metrics``, whichever
+worker serves it, adds up the files of all of them. For that the directory must exist
+before any worker imports ``prometheus_client``, hold nothing from an earlier run, and a
+worker that exits must be marked dead so its live gauges stop counting (its counters are
+kept: a restarted worker loses no requests from the totals).
+
+This file is read by the master before it forks. When ``PROMETHEUS_MULTIPROC_DIR`` is not
+set it makes a private directory for this server (removed when the master exits).
+"""
+
+import glob
+import os
+import shutil
+import tempfile
+
+_made_here = False
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="radiant-metrics-")
+    _made_here = True
+_directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+os.makedirs(_directory, exist_ok=True)
+
+
+def on_starting(server):
+    """A fresh start: values of an earlier server in the same directory would be added in."""
+    for path in glob.glob(os.path.join(_directory, "*.db")):
+        os.remove(path)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _made_here:
+        shutil.rmtree(_directory, ignore_errors=True)

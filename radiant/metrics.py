@@ -1,0 +1,503 @@
+"""Operational metrics: one small API, Prometheus under gunicorn, CloudWatch EMF on Lambda.
+
+Code that sees something worth counting calls one function here (``metrics.cache_hit()``,
+``metrics.credits_charged(amount)``, ...). Inside a request the value is added to that
+request's ``RequestStats`` (its log line shows it, see ``radiant.request_log``) and reaches
+the backend once, when the request ends, together with the request's duration, route and
+status. Outside a request (Celery tasks, periodic jobs, commands) it goes to the backend at
+once. Which backend:
+
+- **Prometheus** (gunicorn, ``runserver``, tests): ``prometheus_client`` metrics, read by
+  ``GET /metrics`` (``metrics_view``; a bearer token tenants never hold). Under gunicorn
+  with several workers, multiprocess mode: every worker writes its values to files in
+  ``PROMETHEUS_MULTIPROC_DIR`` and a scrape adds them up (``radiant/gunicorn_conf.py`` sets
+  the directory up and marks exited workers dead). ``prometheus_client`` is imported on
+  first use, after the fork, never on Lambda.
+- **CloudWatch EMF** (a request that arrived through Zappa's Lambda handler, or code running
+  on Lambda): each request ends with Embedded Metric Format lines on stdout, written by
+  Powertools for AWS Lambda; CloudWatch turns them into metrics in namespace ``RADIANT``.
+- **off** (``METRICS_ENABLED=0``): nothing is counted (benchmarks compare on and off).
+
+Every label value is bounded: route templates (never a raw path or an id), status classes,
+tiers (operator-defined, a handful), HTTP methods Django knows, components named in code.
+
+Names (Prometheus / EMF; EMF dimensions ``service``, ``stage``):
+
+======================================================  =======================  ==========================
+Prometheus                                              EMF                      what
+======================================================  =======================  ==========================
+radiant_http_request_duration_seconds{route,method,     Latency (ms), Requests;  each request; the EMF pair
+  status_class} (histogram)                             also by route and        also per route template
+                                                        status_class             and status class
+radiant_http_requests_by_tier_total{tier,status_class}  Requests, Status4xx,     requests per tier (``none``:
+                                                        Status5xx                unauthenticated)
+radiant_ratelimit_decisions_total{scope,outcome}        RateLimited,             tenant or client-address
+                                                        DailyQuotaExceeded       limiter: allowed,
+                                                                                 rate_limited,
+                                                                                 daily_quota_exceeded,
+                                                                                 fail_open
+radiant_ratelimit_fail_open_admissions_total            FailOpenAdmissions       admitted unchecked: Redis
+                                                                                 unreachable
+radiant_redis_errors_total{component}                   RedisErrors              cache / ratelimit calls that
+                                                                                 failed
+radiant_cache_hits_total, radiant_cache_misses_total    CacheHits, CacheMisses   response cache (ratio =
+                                                                                 hits / (hits + misses))
+radiant_db_queries_total, radiant_db_query_seconds_total  DbQueries, DbTime (ms)  SQL sent by requests
+radiant_db_pool_connections{alias,state}                (none: RDS Proxy pools)  psycopg pool: size, idle,
+  (gauge, live workers summed)                                                   waiting, max
+radiant_credits_charged_total                           CreditsCharged           credits debited by charges
+radiant_insufficient_credits_total                      InsufficientCredits      402 insufficient_credits
+radiant_credit_holds_open (gauge)                       HoldsOpen                open holds, when known
+radiant_audit_fallbacks_total                           AuditFallbacks           audit rows written directly:
+                                                                                 broker unreachable
+radiant_audit_default_partition_rows (gauge)            AuditDefaultPartitionRows rows in the default audit
+                                                                                 partition
+(none: a process's first request)                       ColdStart                first request of a Lambda
+                                                                                 container
+======================================================  =======================  ==========================
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import threading
+from contextvars import ContextVar
+from decimal import Decimal
+from typing import Callable
+
+from django.conf import settings
+from django.http import Http404, HttpResponse
+
+NAMESPACE = "RADIANT"
+
+# Seconds; the seed's targets (50, 200, 500 ms) and alarm thresholds (1 s, 3 s) are bounds.
+DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0)
+STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"})
+
+
+class RequestStats:
+    """What one request did, for its log line and its metrics (one per request)."""
+
+    __slots__ = (
+        "queries", "query_ns", "cache_hits", "cache_misses", "redis_errors", "fail_open",
+        "charged", "insufficient_credits", "audit_fallbacks", "holds_open",
+    )
+
+    def __init__(self):
+        self.queries = self.query_ns = self.cache_hits = self.cache_misses = 0
+        self.redis_errors = self.fail_open = self.insufficient_credits = self.audit_fallbacks = 0
+        self.charged = None  # Decimal: credits this request charged
+        self.holds_open = None
+
+
+_current: ContextVar[RequestStats | None] = ContextVar("radiant_request_stats", default=None)
+current = _current.get
+
+
+def request_started() -> tuple[RequestStats, object]:
+    """A new ``RequestStats`` made current; returns it and the token for ``request_ended``."""
+    stats = RequestStats()
+    return stats, _current.set(stats)
+
+
+def request_ended(token) -> None:
+    _current.reset(token)
+
+
+# --- what code reports ----------------------------------------------------------------------
+#
+# Each function is cheap inside a request (an attribute increment on the current stats);
+# the hot path calls cache_hit() once.
+
+
+def cache_hit() -> None:
+    stats = _current.get()
+    if stats is not None:
+        stats.cache_hits += 1
+    else:
+        _backend().count("cache_hits")
+
+
+def cache_miss() -> None:
+    stats = _current.get()
+    if stats is not None:
+        stats.cache_misses += 1
+    else:
+        _backend().count("cache_misses")
+
+
+def redis_error(component: str) -> None:
+    """A call to Redis failed (``component``: ``cache`` or ``ratelimit``)."""
+    stats = _current.get()
+    if stats is not None:
+        stats.redis_errors += 1
+    _backend().count("redis_errors", component=component)  # rare: straight to the backend, with its label
+
+
+def fail_open_admission() -> None:
+    """The limiter was unreachable and the request was admitted unchecked."""
+    stats = _current.get()
+    if stats is not None:
+        stats.fail_open += 1
+    else:
+        _backend().count("fail_open")
+
+
+def credits_charged(amount: Decimal) -> None:
+    """A charge debited ``amount`` credits (the request's log line shows it exactly)."""
+    stats = _current.get()
+    if stats is not None:
+        stats.charged = amount if stats.charged is None else stats.charged + amount
+    else:
+        _backend().count("credits_charged", amount=float(amount))
+
+
+def insufficient_credits() -> None:
+    """A charge or hold was refused with 402 ``insufficient_credits``."""
+    stats = _current.get()
+    if stats is not None:
+        stats.insufficient_credits += 1
+    else:
+        _backend().count("insufficient_credits")
+
+
+def audit_fallback() -> None:
+    """An audit record was written directly because the broker was unreachable."""
+    stats = _current.get()
+    if stats is not None:
+        stats.audit_fallbacks += 1
+    else:
+        _backend().count("audit_fallbacks")
+
+
+def holds_open(count: int) -> None:
+    """The number of open credit holds (all tenants), whenever code has just counted it."""
+    stats = _current.get()
+    if stats is not None:
+        stats.holds_open = count
+    else:
+        _backend().gauge("holds_open", count)
+
+
+def audit_default_partition_rows(count: int) -> None:
+    """Rows in the default audit partition (should be 0: a month's partition is missing)."""
+    _backend().gauge("audit_default_partition_rows", count)
+
+
+def query(duration_ns: int) -> None:
+    """One SQL statement of the current request took ``duration_ns``."""
+    stats = _current.get()
+    if stats is not None:
+        stats.queries += 1
+        stats.query_ns += duration_ns
+
+
+_on_scrape: list[Callable[[], None]] = []
+
+
+def on_scrape(hook: Callable[[], None]) -> None:
+    """Run ``hook`` before each scrape of ``/metrics`` (e.g. to report a count kept in the
+    database with ``holds_open``). Registered once, at import or app-ready time."""
+    if hook not in _on_scrape:
+        _on_scrape.append(hook)
+
+
+# --- backends ------------------------------------------------------------------------------------
+
+
+def on_lambda() -> bool:
+    """This process runs inside AWS Lambda (Zappa sets SERVERTYPE; Lambda sets the name)."""
+    return os.environ.get("SERVERTYPE") == "AWS Lambda" or "AWS_LAMBDA_FUNCTION_NAME" in os.environ
+
+
+class _Off:
+    def count(self, name, amount=1, **labels):
+        pass
+
+    def gauge(self, name, value, **labels):
+        pass
+
+    def request(self, **kwargs):
+        pass
+
+
+class Prometheus:
+    """The Prometheus metrics of this process (multiprocess mode when the directory is set)."""
+
+    def __init__(self, registry=None):
+        from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+
+        registry = REGISTRY if registry is None else registry
+        self.registry = registry
+        self.duration = Histogram(
+            "radiant_http_request_duration_seconds", "Request duration, by route template, method and status class.",
+            ["route", "method", "status_class"], buckets=DURATION_BUCKETS, registry=registry,
+        )
+        self.by_tier = Counter(
+            "radiant_http_requests_by_tier", "Requests by the caller's tier (none: unauthenticated) and status class.",
+            ["tier", "status_class"], registry=registry,
+        )
+        self.throttle = Counter(
+            "radiant_ratelimit_decisions", "Rate-limit decisions, by scope (tenant, ip) and outcome.",
+            ["scope", "outcome"], registry=registry,
+        )
+        counters = {
+            "fail_open": ("radiant_ratelimit_fail_open_admissions", "Requests admitted unchecked: limiter unreachable."),
+            "cache_hits": ("radiant_cache_hits", "Responses served from the response cache."),
+            "cache_misses": ("radiant_cache_misses", "Responses built from the database (no usable cache entry)."),
+            "db_queries": ("radiant_db_queries", "SQL statements sent by requests."),
+            "db_seconds": ("radiant_db_query_seconds", "Time requests spent in SQL statements."),
+            "credits_charged": ("radiant_credits_charged", "Credits debited by charges."),
+            "insufficient_credits": ("radiant_insufficient_credits", "Charges and holds refused: 402 insufficient_credits."),
+            "audit_fallbacks": ("radiant_audit_fallbacks", "Audit records written directly: broker unreachable."),
+        }
+        self.counters = {key: Counter(name, doc, registry=registry) for key, (name, doc) in counters.items()}
+        self.redis_errors = Counter(
+            "radiant_redis_errors", "Calls to Redis that failed, by component.", ["component"], registry=registry,
+        )
+        self.pool = Gauge(
+            "radiant_db_pool_connections", "psycopg pool connections (size, idle, waiting, max), live workers summed.",
+            ["alias", "state"], multiprocess_mode="livesum", registry=registry,
+        )
+        self.gauges = {
+            "holds_open": Gauge(
+                "radiant_credit_holds_open", "Open credit holds, as last counted.",
+                multiprocess_mode="mostrecent", registry=registry,
+            ),
+            "audit_default_partition_rows": Gauge(
+                "radiant_audit_default_partition_rows", "Rows in the default audit partition, as last counted.",
+                multiprocess_mode="mostrecent", registry=registry,
+            ),
+        }
+        # Label children looked up once: labels() validates and locks on every call.
+        self._children: dict[tuple, tuple] = {}
+
+    def count(self, name, amount=1, **labels):
+        if name == "redis_errors":
+            self.redis_errors.labels(labels["component"]).inc(amount)
+        else:
+            self.counters[name].inc(amount)
+
+    def gauge(self, name, value, **labels):
+        self.gauges[name].set(value)
+
+    def request(self, *, route, method, status, tier, seconds, throttle_scope, throttle, stats, **_):
+        status_class = STATUS_CLASSES[status // 100 - 1] if 100 <= status < 600 else "5xx"
+        if method not in METHODS:
+            method = "other"
+        key = (route, method, status_class, tier, throttle_scope, throttle)
+        children = self._children.get(key)
+        if children is None:
+            if len(self._children) > 10_000:  # bounded labels make this unreachable; never grow forever
+                self._children.clear()
+            children = (
+                self.duration.labels(route, method, status_class),
+                self.by_tier.labels(tier, status_class),
+                self.throttle.labels(throttle_scope, throttle) if throttle else None,
+            )
+            self._children[key] = children
+        duration, by_tier, decision = children
+        duration.observe(seconds)
+        by_tier.inc()
+        if decision is not None:
+            decision.inc()
+        if stats.cache_hits:
+            self.counters["cache_hits"].inc(stats.cache_hits)
+        if stats.cache_misses:
+            self.counters["cache_misses"].inc(stats.cache_misses)
+        if stats.queries:
+            self.counters["db_queries"].inc(stats.queries)
+            self.counters["db_seconds"].inc(stats.query_ns / 1e9)
+            self.pool_stats()
+        if stats.fail_open:
+            self.counters["fail_open"].inc(stats.fail_open)
+        if stats.charged is not None:
+            self.counters["credits_charged"].inc(float(stats.charged))
+        if stats.insufficient_credits:
+            self.counters["insufficient_credits"].inc(stats.insufficient_credits)
+        if stats.audit_fallbacks:
+            self.counters["audit_fallbacks"].inc(stats.audit_fallbacks)
+        if stats.holds_open is not None:
+            self.gauges["holds_open"].set(stats.holds_open)
+
+    def pool_stats(self):
+        """This worker's psycopg pools, as gauges (summed over live workers on a scrape)."""
+        from django.db import connections
+
+        for alias in connections:
+            connection = connections[alias]
+            pools = getattr(type(connection), "_connection_pools", None)  # Django's pools, one per alias
+            pool = pools.get(alias) if pools else None
+            if pool is None:
+                continue
+            pool_stats = pool.get_stats()
+            for state, field in (("size", "pool_size"), ("idle", "pool_available"), ("waiting", "requests_waiting"),
+                                 ("max", "pool_max")):
+                self.pool.labels(alias, state).set(pool_stats.get(field, 0))
+
+
+class Emf:
+    """CloudWatch Embedded Metric Format lines on stdout, written by Powertools."""
+
+    def __init__(self):
+        from aws_lambda_powertools.metrics import Metrics, MetricUnit
+
+        self.unit = MetricUnit
+        self.service = os.environ.get("POWERTOOLS_SERVICE_NAME") or "radiant"
+        self.stage = os.environ.get("STAGE") or os.environ.get("RADIANT_ENV") or "unknown"
+        self.metrics = Metrics(namespace=NAMESPACE, service=self.service)
+        self.cold = True
+        self.lock = threading.Lock()  # Powertools keeps one metric set per process
+
+    def _flush(self, add, metadata=(), dimensions=()):
+        """One EMF line: ``add`` (name, unit, value) under dimensions service, stage and
+        ``dimensions``; ``metadata`` as properties (searchable, not dimensions)."""
+        with self.lock:
+            metrics = self.metrics
+            metrics.add_dimension("stage", self.stage)
+            for name, value in dimensions:
+                metrics.add_dimension(name, value)
+            for name, unit, value in add:
+                metrics.add_metric(name=name, unit=unit, value=value)
+            for key, value in metadata:
+                metrics.add_metadata(key=key, value=value)
+            metrics.flush_metrics()
+
+    def count(self, name, amount=1, **labels):
+        emf_name, unit = _EMF_COUNTERS[name]
+        self._flush([(emf_name, getattr(self.unit, unit), amount)])
+
+    def gauge(self, name, value, **labels):
+        self._flush([(_EMF_GAUGES[name], self.unit.Count, value)])
+
+    def request(self, *, route, method, status, tier, seconds, throttle_scope, throttle, stats, request_id=None,
+                function_name=None):
+        unit = self.unit
+        status_class = STATUS_CLASSES[status // 100 - 1] if 100 <= status < 600 else "5xx"
+        latency_ms = seconds * 1000
+        add = [("Requests", unit.Count, 1), ("Latency", unit.Milliseconds, latency_ms)]
+        if status_class == "4xx":
+            add.append(("Status4xx", unit.Count, 1))
+        elif status_class == "5xx":
+            add.append(("Status5xx", unit.Count, 1))
+        if throttle == "rate_limited":
+            add.append(("RateLimited", unit.Count, 1))
+        elif throttle == "daily_quota_exceeded":
+            add.append(("DailyQuotaExceeded", unit.Count, 1))
+        for field, name, metric_unit in _EMF_REQUEST_FIELDS:
+            value = getattr(stats, field)
+            if value:
+                add.append((name, getattr(unit, metric_unit), float(value) / 1e6 if field == "query_ns" else float(value)))
+        if stats.holds_open is not None:
+            add.append(("HoldsOpen", unit.Count, stats.holds_open))
+        if self.cold:
+            self.cold = False
+            add.append(("ColdStart", unit.Count, 1))
+        metadata = [("route", route), ("method", method), ("status", status), ("tier", tier)]
+        if request_id:
+            metadata.append(("request_id", request_id))
+        if function_name:
+            metadata.append(("function_name", function_name))
+        self._flush(add, metadata)
+        # Latency by route and status class: its own line, so that only these two metrics
+        # (not every counter) are multiplied by route x status class in CloudWatch.
+        self._flush(
+            [("Requests", unit.Count, 1), ("Latency", unit.Milliseconds, latency_ms)],
+            dimensions=[("route", route), ("status_class", status_class)],
+        )
+
+
+_EMF_COUNTERS = {
+    "cache_hits": ("CacheHits", "Count"),
+    "cache_misses": ("CacheMisses", "Count"),
+    "redis_errors": ("RedisErrors", "Count"),
+    "fail_open": ("FailOpenAdmissions", "Count"),
+    "credits_charged": ("CreditsCharged", "Count"),
+    "insufficient_credits": ("InsufficientCredits", "Count"),
+    "audit_fallbacks": ("AuditFallbacks", "Count"),
+}
+_EMF_GAUGES = {"holds_open": "HoldsOpen", "audit_default_partition_rows": "AuditDefaultPartitionRows"}
+_EMF_REQUEST_FIELDS = (
+    ("cache_hits", "CacheHits", "Count"),
+    ("cache_misses", "CacheMisses", "Count"),
+    ("redis_errors", "RedisErrors", "Count"),
+    ("fail_open", "FailOpenAdmissions", "Count"),
+    ("queries", "DbQueries", "Count"),
+    ("query_ns", "DbTime", "Milliseconds"),
+    ("charged", "CreditsCharged", "Count"),
+    ("insufficient_credits", "InsufficientCredits", "Count"),
+    ("audit_fallbacks", "AuditFallbacks", "Count"),
+)
+
+_lock = threading.Lock()
+_backends: dict[str, object] = {}
+
+
+def backend(kind: str):
+    """The process's backend of ``kind`` (``prometheus``, ``emf``), made on first use."""
+    found = _backends.get(kind)
+    if found is None:
+        with _lock:
+            found = _backends.get(kind)
+            if found is None:
+                found = Prometheus() if kind == "prometheus" else Emf()
+                _backends[kind] = found
+    return found
+
+
+def _backend():
+    if not settings.METRICS_ENABLED:
+        return _OFF
+    return backend("emf" if on_lambda() else "prometheus")
+
+
+_OFF = _Off()
+
+
+def request_backend(request):
+    """Where a request's metrics go: EMF for a request Zappa's Lambda handler made."""
+    if "lambda.context" in request.META:
+        return backend("emf")
+    return backend("prometheus")
+
+
+# --- the scrape endpoint --------------------------------------------------------------------------
+
+
+def exposition() -> tuple[bytes, str]:
+    """The Prometheus text of every worker (multiprocess mode) or of this process."""
+    from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
+
+    prometheus = backend("prometheus")
+    for hook in _on_scrape:
+        hook()
+    prometheus.pool_stats()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = prometheus.registry
+    return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+def metrics_view(request):
+    """``GET /metrics`` for Prometheus: ``Authorization: Bearer <METRICS_TOKEN>``.
+
+    Tenants cannot reach it: it is not on the tenant API (``/api/``), it takes no API key
+    (a key is not the token), it does not exist when ``METRICS_TOKEN`` is unset, and never
+    through API Gateway (on Lambda the metrics are EMF lines).
+    """
+    token = settings.METRICS_TOKEN
+    if not token or "lambda.context" in request.META:
+        raise Http404
+    scheme, _, offered = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(offered.strip().encode(), token.encode()):
+        response = HttpResponse("metrics: bearer token required\n", status=401, content_type="text/plain")
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    body, content_type = exposition()
+    response = HttpResponse(body, content_type=content_type)
+    response["Cache-Control"] = "no-store"
+    return response

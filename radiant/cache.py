@@ -52,7 +52,7 @@ from django_redis.cache import RedisCache
 from django_redis.compressors.identity import IdentityCompressor
 from django_redis.serializers.pickle import PickleSerializer
 
-from radiant import cache_keys, redis_wire
+from radiant import cache_keys, redis_wire, signals
 
 logger = logging.getLogger("radiant.cache")
 
@@ -448,7 +448,8 @@ class InvalidatingQuerySet(models.QuerySet):
             bump_on_commit(*keys, using=self.db)
 
     def update(self, **kwargs):
-        count = super().update(**kwargs)
+        # Bulk writes send no model signals: the audit log hears of them this way.
+        count = signals.bulk_update(self, kwargs, lambda: super(InvalidatingQuerySet, self).update(**kwargs))
         if count:
             self._invalidate([None])
         return count

@@ -1,24 +1,39 @@
 """A base for operator commands: JSON on stdout, a message and non-zero exit on error."""
 
+import getpass
 import json
 
 from django.core.management.base import BaseCommand, CommandError
+
+from radiant.actors import acting_as
 
 
 class JsonCommand(BaseCommand):
     """Subclasses implement ``run(**options)`` and return a JSON-serialisable result.
 
     Operator errors (``ValueError`` and its subclasses from services) become a CommandError:
-    the message on stderr and exit status 1, with nothing half-done.
+    the message on stderr and exit status 1, with nothing half-done. What a command changes
+    is audited as done by ``command:<name>``.
     """
 
     def handle(self, *args, **options):
         try:
-            result = self.run(**options)
+            with acting_as("command", self.command_name()):
+                result = self.run(**options)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         if result is not None:
             self.stdout.write(json.dumps(result, default=str))
+
+    def command_name(self) -> str:
+        return type(self).__module__.rsplit(".", 1)[-1]
+
+    def operator(self) -> str:
+        """Who runs the command, for rows that name an operator (the OS user)."""
+        try:
+            return f"{getpass.getuser()} (manage.py {self.command_name()})"
+        except Exception:  # no user name in a container
+            return f"manage.py {self.command_name()}"
 
     def run(self, **options):  # pragma: no cover - abstract
         raise NotImplementedError

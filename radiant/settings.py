@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     # catalog, configuration and translations (issue 3)
     "configuration",
     "localization",
+    "audit",
 ]
 
 MIDDLEWARE = [
@@ -221,6 +222,16 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_ACKS_LATE = True
+# A publish that cannot reach the broker fails fast and the work runs in-process instead
+# (radiant.tasks.send_or_run): the connect timeout bounds what a request can wait for it.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": float(env("CELERY_BROKER_CONNECT_TIMEOUT", "0.05"))}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Periodic work (celery beat beside the workers). Operator tasks: they cross tenants.
+CELERY_BEAT_SCHEDULE = {
+    "release-expired-holds": {"task": "billing.tasks.holds_expire_task", "schedule": 30.0},
+    "purge-idempotency-keys": {"task": "billing.tasks.idempotency_keys_purge_task", "schedule": 3600.0},
+    "audit-partitions-ahead": {"task": "audit.tasks.audit_partitions_ensure", "schedule": 24 * 3600.0},
+}
 
 # --- API ------------------------------------------------------------------------------
 
@@ -264,6 +275,14 @@ if RATELIMIT_IP_BURST < 1 or RATELIMIT_IP_RPS <= 0 or TRUSTED_PROXY_COUNT < 0:
     from django.core.exceptions import ImproperlyConfigured
 
     raise ImproperlyConfigured("RATELIMIT_IP_BURST >= 1, RATELIMIT_IP_RPS > 0, TRUSTED_PROXY_COUNT >= 0")
+
+# --- credits and the audit log (billing/, audit/) --------------------------------------
+# Responses to requests with an Idempotency-Key are kept at least this long, then purged.
+IDEMPOTENCY_KEY_TTL = env_int("IDEMPOTENCY_KEY_TTL", 24 * 60 * 60)
+# Monthly audit_logs partitions kept ready ahead of the current month (PostgreSQL).
+AUDIT_PARTITIONS_AHEAD = env_int("AUDIT_PARTITIONS_AHEAD", 3)
+# Who is acting (radiant/actors.py): the request behind each audit record.
+MIDDLEWARE.append("radiant.actors.ActorMiddleware")
 
 # --- logging --------------------------------------------------------------------------
 

@@ -11,9 +11,9 @@ from radiant.api import TenantAPIView
 from radiant.inputs import StrictInput
 from radiant.problems import InsufficientCredits, UnprocessableInput, problem_for
 
-# A single call's token counts: far above any context window, far below what could
-# overflow a cost (NUMERIC(20, 9) holds 11 digits before the point).
-MAX_TOKENS = 100_000_000
+# A single call's token counts: far above any context window, and low enough that even at
+# the catalog's highest possible price (999,999.999999 per 1,000) a cost fits NUMERIC(20, 9).
+MAX_TOKENS = 10_000_000
 
 
 class JsonInteger(serializers.IntegerField):

@@ -130,6 +130,14 @@ def idempotent(*, tenant_id, key: str, fingerprint: str, run) -> HttpResponse:
     cached = _cached(tenant_id, key)
     if cached is not None:
         return _replay(cached, fingerprint)
+    if connections[tenancy.db_alias()].vendor == "postgresql":
+        # The tenant scope holds one transaction for the request, rolled back on an error.
+        return _first_or_replay(tenant_id, key, fingerprint, run)
+    with tenancy.atomic():  # elsewhere the scope does not: the key's row goes with an error
+        return _first_or_replay(tenant_id, key, fingerprint, run)
+
+
+def _first_or_replay(tenant_id, key, fingerprint, run) -> HttpResponse:
     claimed = _claim(tenant_id, key, fingerprint)
     if claimed is None:
         stored, ttl = _stored(key)

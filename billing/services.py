@@ -171,10 +171,10 @@ def _manual_amount(amount, *, signed: bool) -> Decimal:
         raise BillingError(f"amount {amount!r} is not a decimal number") from exc
     if not value.is_finite():
         raise BillingError("the amount must be a finite number")
-    if value != value.quantize(NINE_PLACES):
-        raise BillingError("the amount has more than 9 decimals")
     if abs(value) > MAX_MANUAL_AMOUNT:
         raise BillingError(f"the amount must be at most {MAX_MANUAL_AMOUNT} in size")
+    if value != value.quantize(NINE_PLACES):
+        raise BillingError("the amount has more than 9 decimals")
     if signed and value == 0:
         raise BillingError("an adjustment of zero changes nothing")
     if not signed and value <= 0:

@@ -6,14 +6,19 @@ from radiant import tenancy
 
 
 @shared_task(ignore_result=True, acks_late=True)
-def audit_write(*, record: dict) -> int:
+def audit_write(*, record: dict) -> None:
     """Insert one audit record. On a worker it runs as the operator; run directly inside a
-    tenant's request (broker unreachable) it writes as that tenant, under RLS."""
+    tenant's request (broker unreachable) it writes as that tenant, under RLS.
+
+    Inserted without ``RETURNING id``: the web role may INSERT audit rows but not read
+    them back, and RETURNING needs that (Django's ``save()`` always asks for the id).
+    """
     from audit.models import AuditLog
 
-    fields = {**record, "created_at": datetime.fromisoformat(record["created_at"])}
+    row = AuditLog(**{**record, "created_at": datetime.fromisoformat(record["created_at"])})
+    fields = [f for f in AuditLog._meta.concrete_fields if not f.primary_key]
     with tenancy.atomic():
-        return AuditLog.objects.create(**fields).pk
+        AuditLog.objects._insert([row], fields=fields, using=tenancy.db_alias())
 
 
 @shared_task(ignore_result=True)

@@ -150,14 +150,18 @@ def usage_charge(*, tenant_id, model, input_tokens: int, output_tokens: int, req
         if result is None:
             raise InsufficientCredits(f"This call costs {cost} credits; not enough are available.")
         row.seq, row.balance_after, row.held_after, row.created_at = result
-        return row
-    with tenancy.atomic():
-        after = _move(tenant_id=tenant_id, amount=-cost, held_change=ZERO, needed=cost)
-        if after is None:
-            raise InsufficientCredits(f"This call costs {cost} credits; not enough are available.")
-        row.seq, row.balance_after, row.held_after = after.seq, after.balance, after.held
-        row.save(force_insert=True, using=tenancy.db_alias())
-        row.refresh_from_db(fields=["created_at"])
+    else:
+        with tenancy.atomic():
+            after = _move(tenant_id=tenant_id, amount=-cost, held_change=ZERO, needed=cost)
+            if after is None:
+                raise InsufficientCredits(f"This call costs {cost} credits; not enough are available.")
+            row.seq, row.balance_after, row.held_after = after.seq, after.balance, after.held
+            row.save(force_insert=True, using=tenancy.db_alias())
+            row.refresh_from_db(fields=["created_at"])
+    audit_record(
+        action="credits.usage", obj=row, tenant_id=tenant_id,
+        changes={"balance": [str(row.balance_after + cost), str(row.balance_after)]},
+    )
     return row
 
 
@@ -264,6 +268,10 @@ def _close(*, tenant_id, hold_id, status: str, now: datetime, live: bool) -> Dec
     # The conditional update is what decides: of concurrent settle/void/sweep, one wins.
     if not holds.update(status=status, closed_at=now):
         return None
+    audit_record(
+        action=f"credithold.{status}", tenant_id=tenant_id, object_type="billing.credithold",
+        object_id=str(hold_id), changes={"status": [CreditHold.Status.OPEN.value, status]},
+    )
     return amount
 
 

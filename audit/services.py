@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.utils import timezone
 
 from radiant.actors import current_actor, current_request_id
-from radiant.tasks import enqueue_on_commit
 
 # Values that must never reach the log, whatever model they sit on.
 SECRET_FIELDS = frozenset({"password", "key_hash", "secret"})
@@ -45,7 +44,9 @@ def audit_record(*, action: str, obj=None, tenant_id=None, changes: dict | None 
         },
         "request_id": current_request_id()[:64],
     }
+    # Celery loads on the first record, not with the app (Lambda cold start).
     from audit.tasks import audit_write
+    from radiant.tasks import enqueue_on_commit
 
     enqueue_on_commit(audit_write, record=record)
     return record

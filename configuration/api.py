@@ -6,6 +6,7 @@ from configuration import caching, selectors, services
 from radiant import cache
 from radiant.api import TenantAPIView
 from radiant.inputs import StrictInput
+from radiant.pagination import CursorPagination, PageInput
 
 KEY_PARAMETER = OpenApiParameter("key", str, OpenApiParameter.PATH, description="e.g. chat.max_tokens")
 
@@ -21,18 +22,25 @@ class ConfigEntryOutput(serializers.Serializer):
 
 class ConfigListOutput(serializers.Serializer):
     results = ConfigEntryOutput(many=True)
+    next = serializers.URLField(allow_null=True, help_text="The next page, or null on the last one.")
 
 
 class ConfigListView(TenantAPIView):
     """Every configuration entry as this tenant sees it (its override over the global value)."""
 
-    def cache_plan(self, request, tenant_id):
-        return caching.config_all_plan(tenant_id=tenant_id)
+    pagination = CursorPagination("key")
 
-    @extend_schema(operation_id="v1_config_list", responses=ConfigListOutput)
+    def cache_plan(self, request, tenant_id):
+        page = self.pagination.cache_part(request, self.pagination.page_request(request))
+        return caching.config_all_plan(tenant_id=tenant_id, page=page)
+
+    @extend_schema(parameters=[PageInput], responses=ConfigListOutput)
     def get(self, request):
         plan = self.planned(request)
-        return cache.serve(request, plan, lambda: ConfigListOutput({"results": selectors.config_list()}).data)
+        return cache.serve(request, plan, lambda: self.paginate(
+            request, selectors.config_entries(),
+            lambda entries: ConfigEntryOutput(selectors.config_merged(entries), many=True).data,
+        ))
 
 
 class ConfigDetailView(TenantAPIView):

@@ -15,9 +15,9 @@ def _versions(tenant_id) -> tuple[str, str]:
     return (cache_keys.config_version(), cache_keys.config_version(tenant_id))
 
 
-def config_all_plan(*, tenant_id) -> cache.Plan:
+def config_all_plan(*, tenant_id, page="") -> cache.Plan:
     return cache.Plan(
-        key=cache_keys.config_all(tenant_id), versions=_versions(tenant_id),
+        key=cache_keys.config_all(tenant_id, page=page), versions=_versions(tenant_id),
         ttl=cache_keys.CONFIG_TTL, http=HTTP,
     )
 

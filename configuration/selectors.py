@@ -45,9 +45,21 @@ def _merge(entry: ConfigEntry, override: ConfigOverride | None) -> MergedEntry:
     )
 
 
+def config_entries():
+    """Every configuration entry (global), for a list to page through."""
+    return ConfigEntry.objects.all()
+
+
+def config_merged(entries) -> list[MergedEntry]:
+    """``entries`` as the current tenant sees them: its overrides of those, one query."""
+    entries = list(entries)
+    overrides = {o.entry_id: o for o in ConfigOverride.objects.filter(entry_id__in=[e.id for e in entries])}
+    return [_merge(entry, overrides.get(entry.id)) for entry in entries]
+
+
 def config_list() -> list[MergedEntry]:
-    overrides = {o.entry_id: o for o in ConfigOverride.objects.all()}
-    return [_merge(entry, overrides.get(entry.id)) for entry in ConfigEntry.objects.order_by("key")]
+    """The whole merged configuration, by key."""
+    return config_merged(ConfigEntry.objects.order_by("key"))
 
 
 def config_entry_get(*, key: str) -> ConfigEntry:

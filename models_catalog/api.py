@@ -5,7 +5,8 @@ from models_catalog import caching, selectors
 from models_catalog.models import AIModel
 from radiant import cache
 from radiant.api import TenantAPIView
-from radiant.inputs import StrictInput, query_input
+from radiant.inputs import query_input
+from radiant.pagination import CursorPagination, PageInput
 
 
 class ModelOutput(serializers.Serializer):
@@ -25,6 +26,7 @@ class ModelOutput(serializers.Serializer):
 
 class ModelListOutput(serializers.Serializer):
     results = ModelOutput(many=True)
+    next = serializers.URLField(allow_null=True, help_text="The next page, or null on the last one.")
 
 
 class ModelDetailOutput(ModelOutput):
@@ -34,20 +36,29 @@ class ModelDetailOutput(ModelOutput):
 class ModelListView(TenantAPIView):
     """The models this tenant may use: global and its own, enabled, not disabled or switched off."""
 
-    class FilterInput(StrictInput):
+    class FilterInput(PageInput):
         category = serializers.ChoiceField(choices=AIModel.Category.choices, required=False)
         status = serializers.ChoiceField(choices=AIModel.LISTED_STATUSES, required=False)
 
-    def cache_plan(self, request, tenant_id):
-        return caching.models_list_plan(tenant_id=tenant_id, **query_input(self.FilterInput, request))
+    pagination = CursorPagination("slug", "id")
 
-    @extend_schema(operation_id="v1_models_list", parameters=[FilterInput], responses=ModelListOutput)
+    @staticmethod
+    def _filters(query):
+        return {name: query[name] for name in ("category", "status") if name in query}
+
+    def cache_plan(self, request, tenant_id):
+        query = query_input(self.FilterInput, request)
+        page = self.pagination.cache_part(request, self.pagination.request_of(query))
+        return caching.models_list_plan(tenant_id=tenant_id, page=page, **self._filters(query))
+
+    @extend_schema(parameters=[FilterInput], responses=ModelListOutput)
     def get(self, request):
-        filters = query_input(self.FilterInput, request)
+        query = query_input(self.FilterInput, request)
         plan = self.planned(request)
-        return cache.serve(
-            request, plan, lambda: ModelListOutput({"results": selectors.model_list(**filters)}).data
-        )
+        return cache.serve(request, plan, lambda: self.paginate(
+            request, selectors.model_list(**self._filters(query)),
+            lambda rows: ModelOutput(rows, many=True).data, query,
+        ))
 
 
 class ModelDetailView(TenantAPIView):

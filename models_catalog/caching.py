@@ -14,9 +14,9 @@ def _versions(tenant_id) -> tuple[str, str]:
     return (cache_keys.models_version(), cache_keys.models_version(tenant_id))
 
 
-def models_list_plan(*, tenant_id, category=None, status=None) -> cache.Plan:
+def models_list_plan(*, tenant_id, category=None, status=None, page="") -> cache.Plan:
     return cache.Plan(
-        key=cache_keys.models_list(tenant_id, category=category, status=status),
+        key=cache_keys.models_list(tenant_id, category=category, status=status, page=page),
         versions=_versions(tenant_id),
         ttl=cache_keys.MODELS_TTL,
         http=HTTP,

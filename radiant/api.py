@@ -4,6 +4,7 @@ import sys
 
 from rest_framework.views import APIView
 
+from radiant import pagination as _pagination
 from radiant.auth import ApiKeyAuthentication, IsTenant
 from radiant.tenancy import tenant_scope
 from radiant.throttling import TenantRateThrottle
@@ -90,6 +91,18 @@ class TenantAPIView(APIView):
             return planned[1]
         return self.cache_plan(request, tenant_id)
     # --- end hot read path ----------------------------------------------------------------
+
+    # --- lists ----------------------------------------------------------------------------
+    pagination: "_pagination.CursorPagination | None" = None
+    """A list endpoint's ``radiant.pagination.CursorPagination`` (its ordering)."""
+
+    def paginate(self, request, queryset, serialize, query=None) -> dict:
+        """The ``{"results", "next"}`` envelope of the page ``request`` asks for: rows of
+        ``queryset`` (run in the tenant scope, so already the tenant's), serialized by ``serialize``.
+        ``query``: the list's validated filters (a ``PageInput`` subclass), if it has any."""
+        if self.pagination is None:
+            raise TypeError(f"{type(self).__name__} has no pagination ordering")
+        return _pagination.paginate(request, self.pagination, queryset, serialize, query)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

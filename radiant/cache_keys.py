@@ -35,13 +35,16 @@ SESSION_TTL = 24 * 60 * 60
 SESSION_PREFIX = "session:"
 
 
-def models_list(tenant_id, *, category=None, status=None) -> str:
-    """``models:{tenant_id}:list``; a filtered list is its own entry (filters are enums)."""
+def models_list(tenant_id, *, category=None, status=None, page="") -> str:
+    """``models:{tenant_id}:list``; a filtered list is its own entry (filters are enums), and
+    so is each page (``page``: a digest of the page asked for, radiant.pagination)."""
     key = f"models:{tenant_id}:list"
     if category:
         key += f":category={category}"
     if status:
         key += f":status={status}"
+    if page:
+        key += f":page={page}"
     return key
 
 
@@ -55,9 +58,10 @@ def models_version(tenant_id=None) -> str:
     return f"version:models:{tenant_id or 'global'}"
 
 
-def config_all(tenant_id) -> str:
-    """The merged configuration of a tenant (the config key ``all`` is reserved)."""
-    return f"config:{tenant_id}:all"
+def config_all(tenant_id, *, page="") -> str:
+    """The merged configuration of a tenant (the config key ``all`` is reserved), one entry
+    per page (``page``: a digest of the page asked for, radiant.pagination)."""
+    return f"config:{tenant_id}:all" + (f":page={page}" if page else "")
 
 
 def config_item(tenant_id, key) -> str:

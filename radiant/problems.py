@@ -12,6 +12,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from radiant import tenancy
+from radiant.request_context import current_request_id
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +125,9 @@ _DRF_CODES = [
 ]
 
 
-def problem_response(status_code, code, title, detail, *, headers=None, **extra):
+def problem_body(status_code, code, title, detail, **extra) -> dict:
+    """The RFC 9457 body: type, title, status, detail, our stable ``code``, the request id
+    (so a client can quote it in a support request), and any extra members."""
     body = {
         "type": TYPE_BASE + code,
         "title": title,
@@ -133,8 +136,15 @@ def problem_response(status_code, code, title, detail, *, headers=None, **extra)
         "code": code,
         **extra,
     }
-    response = Response(body, status=status_code, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
-    return response
+    request_id = current_request_id()
+    if request_id is not None:
+        body["request_id"] = request_id
+    return body
+
+
+def problem_response(status_code, code, title, detail, *, headers=None, **extra):
+    body = problem_body(status_code, code, title, detail, **extra)
+    return Response(body, status=status_code, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
 
 
 def problem_for(exc: Problem) -> Response:
@@ -193,5 +203,5 @@ def exception_handler(exc, context):
 
 def json_problem(request, status_code, code, title, detail):
     """A problem response outside DRF (Django's 404/500 handlers for /api/ paths)."""
-    body = {"type": TYPE_BASE + code, "title": title, "status": status_code, "detail": detail, "code": code}
+    body = problem_body(status_code, code, title, detail)
     return JsonResponse(body, status=status_code, content_type=PROBLEM_CONTENT_TYPE)

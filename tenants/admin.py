@@ -1,5 +1,8 @@
+import weakref
+
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
+from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from tenants import services
@@ -100,11 +103,26 @@ class ApiKeyAdmin(OperatorAdmin):
         key, raw = services.api_key_create(tenant=obj.tenant, name=obj.name, expires_at=obj.expires_at)
         obj.pk, obj.prefix = key.pk, key.prefix
         obj._state.adding = False
-        # Shown exactly once; only the hash is stored, and the message is not logged.
-        messages.warning(
-            request,
-            f"New API key for {key.tenant.slug}: {raw} — copy it now, it will not be shown again.",
+        self._created[request] = raw
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The raw key between save_model and response_add of the same request; never a
+        # message (messages travel in a cookie) nor anything else that outlives the response.
+        self._created = weakref.WeakKeyDictionary()
+
+    def response_add(self, request, obj, post_url_continue=None):
+        """The new key, shown once on the response to the form itself (no redirect: nothing
+        that carries it is stored anywhere, and it is not cached)."""
+        raw = self._created.pop(request, None)
+        if raw is None:
+            return super().response_add(request, obj, post_url_continue)
+        response = TemplateResponse(
+            request, "admin/tenants/apikey/created.html",
+            {**self.admin_site.each_context(request), "key": obj, "raw_key": raw, "title": "New API key"},
         )
+        response["Cache-Control"] = "no-store"
+        return response
 
     @admin.action(description="Revoke selected API keys")
     def revoke(self, request, queryset):

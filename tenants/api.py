@@ -5,6 +5,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from radiant.api import TenantAPIView
+from radiant.pagination import CursorPagination, PageInput
 from tenants import selectors
 
 
@@ -49,12 +50,21 @@ class ApiKeyOutput(serializers.Serializer):
     revoked_at = serializers.DateTimeField(allow_null=True)
 
 
+class ApiKeyPage(serializers.Serializer):
+    results = ApiKeyOutput(many=True)
+    next = serializers.URLField(allow_null=True, help_text="The next page, or null on the last one.")
+
+
 class ApiKeyListView(TenantAPIView):
     """The tenant's API keys (never the keys themselves: only prefixes are kept)."""
 
-    @extend_schema(responses=ApiKeyOutput(many=True))
+    pagination = CursorPagination("-created_at", "-id")  # newest first
+
+    @extend_schema(parameters=[PageInput], responses=ApiKeyPage)
     def get(self, request):
-        return Response({"results": ApiKeyOutput(selectors.api_key_list(), many=True).data})
+        return Response(self.paginate(
+            request, selectors.api_key_list(), lambda keys: ApiKeyOutput(keys, many=True).data
+        ))
 
 
 class ApiKeyDetailView(TenantAPIView):

@@ -1,10 +1,12 @@
 """Shared fixtures. Tests talk to the real PostgreSQL and Redis when they are configured.
 
-Tests marked ``postgres`` or ``redis`` are skipped in the embedded default, and fail instead
-when RADIANT_REQUIRE_SERVICES=1 (CI), so CI can never pass by skipping them.
+Tests marked ``postgres`` or ``redis`` are skipped in the embedded default, and so are those
+marked ``browser`` when Debian's Chromium is not installed; all of them fail instead when
+RADIANT_REQUIRE_SERVICES=1 (CI), so CI can never pass by skipping them.
 """
 
 import os
+import shutil
 import uuid
 
 import pytest
@@ -24,9 +26,16 @@ def _needs(item, marker, available, what):
         pytest.skip(message)
 
 
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
 def pytest_runtest_setup(item):
     _needs(item, "postgres", settings.POSTGRES, "PostgreSQL (DATABASE_URL=postgres://...)")
     _needs(item, "redis", bool(settings.REDIS_URL), "Redis (REDIS_URL=redis://...)")
+    _needs(
+        item, "browser", os.access(CHROMIUM, os.X_OK),
+        "Debian's Chromium (to run it: apt-get install -y chromium; .ci/run installs it)",
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,7 @@
 """The API plumbing every endpoint shares: problems for bad requests, a base class hard to bypass."""
 
 import pytest
+from django.test import override_settings
 from rest_framework.response import Response
 
 from radiant import tenancy
@@ -21,6 +22,19 @@ def test_unknown_api_path_is_a_404_problem(anon_client):
     assert response.status_code == 404
     assert response["Content-Type"] == "application/problem+json"
     assert response.json()["code"] == "not_found"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/no-such-thing", "/api/nothing", "/api/", "/api/v2/tenant", "/api/v1/"])
+@pytest.mark.parametrize("debug", [False, True])
+def test_unknown_api_paths_are_problems_in_development_too(anon_client, path, debug):
+    """With DEBUG on (``make run``), never Django's HTML page listing the URL patterns."""
+    with override_settings(DEBUG=debug):
+        response = anon_client.get(path)
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["code"] == "not_found"
+    assert b"urlpatterns" not in response.content and b"admin/" not in response.content
 
 
 @pytest.mark.parametrize("header", ["Bearer " + "x" * 10_000, "Bearer rad_abcdefgh_" + "é" * 40, "Bearer \x00\x01"])

@@ -126,6 +126,7 @@ def test_burst_then_429_rate_limited_with_retry_after(make_tenant, api_client_fo
         "status": 429,
         "detail": refused.json()["detail"],
         "code": "rate_limited",
+        "request_id": refused["X-Request-ID"],
     }
     assert refused["Retry-After"] == "1"
     assert refused["X-RateLimit-Reset"] == "5"  # 5 tokens at 1/s

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.utils import timezone
 
-from radiant.actors import current_actor, current_request_id
+from radiant.actors import current_actor
+from radiant.request_context import current_request_id
 
 # Values that must never reach the log, whatever model they sit on.
 SECRET_FIELDS = frozenset({"password", "key_hash", "secret"})
@@ -42,7 +43,7 @@ def audit_record(*, action: str, obj=None, tenant_id=None, changes: dict | None 
             field: ["***", "***"] if field in SECRET_FIELDS else json_safe(pair)
             for field, pair in (changes or {}).items()
         },
-        "request_id": current_request_id()[:64],
+        "request_id": (current_request_id() or "")[:64],
     }
     # Celery loads on the first record, not with the app (Lambda cold start).
     from audit.tasks import audit_write

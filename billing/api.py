@@ -8,7 +8,9 @@ from billing import idempotency, selectors, services
 from billing.models import CreditTransaction
 from models_catalog.selectors import model_get
 from radiant.api import TenantAPIView
-from radiant.inputs import StrictInput
+from radiant.request_context import current_request_id
+from radiant.inputs import StrictInput, query_input
+from radiant.pagination import CursorPagination, PageInput
 from radiant.problems import InsufficientCredits, UnprocessableInput, problem_for
 
 # A single call's token counts: far above any context window, and low enough that even at
@@ -64,6 +66,31 @@ class CreditsView(TenantAPIView):
     def get(self, request):
         balance = selectors.credits_get()
         return Response(BalanceOutput(balance).data)
+
+
+class TransactionPage(serializers.Serializer):
+    results = TransactionOutput(many=True)
+    next = serializers.URLField(allow_null=True, help_text="The next page, or null on the last one.")
+
+
+class TransactionListView(TenantAPIView):
+    """The tenant's ledger, newest first. Paging is by the ledger's own sequence (commit
+    order), so rows written while a client pages never shift, repeat or hide a row."""
+
+    pagination = CursorPagination("-seq")
+
+    class FilterInput(PageInput):
+        type = serializers.ChoiceField(choices=CreditTransaction.Type.choices, required=False)
+        since = serializers.DateTimeField(required=False, help_text="Rows created at or after this time.")
+        until = serializers.DateTimeField(required=False, help_text="Rows created before this time.")
+
+    @extend_schema(operation_id="v1_credit_transactions_list", parameters=[FilterInput], responses=TransactionPage)
+    def get(self, request):
+        query = query_input(self.FilterInput, request)
+        filters = {name: query[name] for name in ("type", "since", "until") if name in query}
+        return Response(self.paginate(
+            request, selectors.transaction_list(**filters), lambda rows: TransactionOutput(rows, many=True).data, query,
+        ))
 
 
 class TransactionDetailView(TenantAPIView):
@@ -139,9 +166,7 @@ class UsageView(TenantAPIView):
         return _rendered(Response(body, status=201))
 
     def request_id(self) -> str:
-        from radiant.actors import current_request_id
-
-        return current_request_id()
+        return current_request_id() or ""
 
 
 def _rendered(response: Response):

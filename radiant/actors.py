@@ -35,13 +35,6 @@ def current_actor() -> tuple[str, str]:
     return "system", ""
 
 
-def current_request_id() -> str:
-    request = _request.get()
-    if request is None:
-        return ""
-    return request.META.get("HTTP_X_REQUEST_ID", "")[:64]
-
-
 class ActorMiddleware:
     """Remembers the request being served so audit records can name who made it."""
 

@@ -1,3 +1,4 @@
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -160,8 +161,8 @@ class UsageView(TenantAPIView):
             return _rendered(problem_for(exc))
         body = {
             "transaction": TransactionOutput(row).data,
-            "balance": UsageOutput().fields["balance"].to_representation(row.balance_after),
-            "available": UsageOutput().fields["available"].to_representation(row.balance_after - row.held_after),
+            "balance": _MONEY.to_representation(row.balance_after),
+            "available": _MONEY.to_representation(row.balance_after - row.held_after),
         }
         return _rendered(Response(body, status=201))
 
@@ -169,10 +170,11 @@ class UsageView(TenantAPIView):
         return current_request_id() or ""
 
 
-def _rendered(response: Response):
-    """The response with its body rendered now (the bytes an idempotent replay repeats)."""
-    from django.http import HttpResponse
+_MONEY = serializers.DecimalField(max_digits=20, decimal_places=9)
 
+
+def _rendered(response: Response) -> HttpResponse:
+    """The response with its body rendered now (the bytes an idempotent replay repeats)."""
     content_type = response.content_type or "application/json"
     rendered = HttpResponse(
         JSONRenderer().render(response.data), status=response.status_code, content_type=content_type

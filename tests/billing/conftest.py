@@ -9,6 +9,7 @@ from django.db import connections
 
 from billing.models import CreditAccount, CreditTransaction
 from billing.services import credits_grant
+from radiant import redis_wire
 from tests.catalog.conftest import make_model
 
 # 1,000 input tokens at 0.0025 + 500 output tokens at 0.01 per 1,000.
@@ -42,7 +43,7 @@ def ledger_of(tenant):
 
 def in_parallel(count, call, *, threads=32):
     """``call(i)`` for i in range(count) from ``threads`` threads, started together; each
-    thread uses its own database connections and gives them back after every call."""
+    thread uses its own database and Redis connections and gives them back after every call."""
     start = threading.Event()
 
     def run(i):
@@ -52,6 +53,7 @@ def in_parallel(count, call, *, threads=32):
         finally:
             for connection in connections.all():
                 connection.close()
+            redis_wire.release()
 
     with ThreadPoolExecutor(max_workers=threads) as pool:
         futures = [pool.submit(run, i) for i in range(count)]

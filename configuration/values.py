@@ -7,6 +7,8 @@ import math
 import re
 from decimal import Decimal
 
+from radiant.parsers import MAX_DEPTH, UnstorableJSON, check_json_value
+
 MAX_VALUE_BYTES = 8 * 1024  # encoded JSON; the whole request body has its own, larger limit
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
@@ -166,9 +168,15 @@ def parse_text(value_type: str, text: str):
             return False
         raise InvalidValue(f"Expected true or false, got {stripped!r}.")
     try:
-        return json.loads(stripped, parse_constant=_reject_constant)
+        value = json.loads(stripped, parse_constant=_reject_constant)
+        check_json_value(value)
+    except UnstorableJSON as exc:
+        raise InvalidValue(str(exc)) from None
+    except RecursionError:
+        raise InvalidValue(f"JSON nested deeper than {MAX_DEPTH} levels.") from None
     except ValueError as exc:
         raise InvalidValue(f"Not valid JSON: {exc}") from None
+    return value
 
 
 def _reject_constant(name):

@@ -2,16 +2,29 @@
 
 import sys
 
+from django.db import connections
 from rest_framework.views import APIView
 
 from radiant import pagination as _pagination
 from radiant.auth import ApiKeyAuthentication, IsTenant
+from radiant.problems import DatabaseUnavailable, unavailable_response
 from radiant.tenancy import tenant_scope
 from radiant.throttling import TenantRateThrottle
 from radiant.throttling import apply_headers as apply_ratelimit_headers
 
 
-_ALLOWED: dict[type, list[str]] = {}  # issue 5: see TenantAPIView.allowed_methods
+_ALLOWED: dict[type, list[str]] = {}  # see TenantAPIView.allowed_methods
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class _RetryOnFreshConnection(Exception):
+    """A read met a dropped database connection; TenantAPIView runs it once more."""
+
+
+def _discard_broken_connections():
+    """Close the connections a dropped backend left unusable (a pool discards them)."""
+    for connection in connections.all(initialized_only=True):
+        connection.close_if_unusable_or_obsolete()
 
 
 class TenantAPIView(APIView):
@@ -127,10 +140,44 @@ class TenantAPIView(APIView):
 
             api_key_touch(tenant_id=request.user.tenant_id, key_id=request.user.key_id, key_hash=request.auth.key_hash)
 
+    # --- dropped database connections ---------------------------------------------------
+    # A read that meets a dropped connection (a failover, a terminated backend, a proxy
+    # restart) is run once more on a fresh one; what still fails, and any write that
+    # fails so, is a 503 with Retry-After: the write was rolled back, never half-done.
+
+    def handle_exception(self, exc):
+        if isinstance(exc, DatabaseUnavailable) and self._may_retry:
+            raise _RetryOnFreshConnection from exc
+        return super().handle_exception(exc)
+
     def dispatch(self, request, *args, **kwargs):
+        self._may_retry = request.method in SAFE_METHODS
+        try:
+            return self._dispatch_in_scope(request, *args, **kwargs)
+        except _RetryOnFreshConnection:
+            _discard_broken_connections()
+            self._may_retry = False
+            try:
+                return self._dispatch_in_scope(request, *args, **kwargs)
+            except DatabaseUnavailable:  # the scope's commit or rollback
+                return unavailable_response()
+        except DatabaseUnavailable:
+            return unavailable_response()
+
+    def _dispatch_in_scope(self, request, *args, **kwargs):
         self._scope = None
         try:
-            return super().dispatch(request, *args, **kwargs)
-        finally:
+            response = super().dispatch(request, *args, **kwargs)
+        except BaseException:
             if self._scope is not None:
                 self._scope.__exit__(*sys.exc_info())
+            raise
+        if self._scope is not None:
+            try:
+                self._scope.__exit__(None, None, None)
+            except DatabaseUnavailable:
+                # The commit did not happen: whatever the handler answered is not true.
+                if self._may_retry:
+                    raise _RetryOnFreshConnection from None
+                raise
+        return response

@@ -19,17 +19,16 @@ class ApiKeyAuthentication(BaseAuthentication):
 
         header = request.META.get("HTTP_AUTHORIZATION")
         if not header:
-            throttling.ip_failure(request)  # issue 4: anonymous requests cost their address
+            throttling.ip_failure(request)  # anonymous requests cost their address
             return None
         parts = header.split()
         if len(parts) != 2 or parts[0].lower() != self.keyword.lower():
             throttling.ip_failure(request)
             raise exceptions.AuthenticationFailed("Malformed Authorization header; expected 'Bearer <key>'.")
-        # issue 4: an address over its failure budget is refused before any database work;
-        # only keys that fail to authenticate are charged to it.
-        throttling.ip_precheck(request)
+        # Only keys that fail to authenticate are charged to the address; a guessed key fails
+        # its check before any lookup (tenants/selectors.py). A remembered key is confirmed
+        # in the round trip of the throttle check.
         try:
-            # issue 5: a remembered key is confirmed in the round trip of the throttle check
             authenticated = api_key_authenticate(parts[1], confirm=throttling.confirmer(request))
         except exceptions.AuthenticationFailed:
             throttling.ip_failure(request)

@@ -28,6 +28,15 @@ database at once.
 **Redis down.** Every cache call is guarded: an error is logged as a warning and the
 request is answered from the database; nothing is cached for it and nothing fails. A failed
 invalidation is logged as an error: entries can then be stale for at most their TTL.
+
+**Changes that must not be lost** (a revoked key, a suspended tenant, a tier's limits: what
+authentication caches) are registered ``strict``. Before such a write reaches the database,
+its version keys are set to ``CHANGING``, under which nothing is ever cached or trusted; on
+commit they get fresh tokens as usual. If Redis cannot take the first step, the write is
+refused (``InvalidationUnavailable``) and the operator is told: nothing claims a success
+that a recovering Redis could undo. If only the second step fails, the keys stay
+``CHANGING`` and requests are answered from the database until the next change: slower,
+never stale.
 """
 
 from __future__ import annotations
@@ -44,7 +53,7 @@ from typing import Any, Callable, Iterable
 from django.core.cache import cache, caches
 from django.core.signals import setting_changed
 from django.db import models, transaction
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
 from django.dispatch import receiver
 from django.http import HttpResponse, HttpResponseNotModified
 from django.utils.http import parse_etags
@@ -206,8 +215,18 @@ def _lock(key: str) -> bool:
 
 
 def _rebuild(plan: Plan, versions: tuple, build) -> Payload:
-    """Build under ``versions`` (read before the database was), store, release the lock."""
+    """Build under ``versions`` (read before the database was), store, release the lock.
+
+    The lock may have been won just after another holder stored a fresh entry and let go:
+    the entry is read once more first, and served if it is current (one rebuild, not two)."""
     try:
+        values = _call("get_many", plan.keys)
+        current = tuple(values.get(key) for key in plan.versions)
+        entry = _entry(values.get(plan.key))
+        if entry is not None and entry[0] == current and _now() < entry[1]:
+            return Payload(body=entry[3], etag=entry[2])
+        if None not in current:
+            versions = current
         payload = render(build())
         _try("set", plan.key, (versions, _now() + plan.ttl, payload.etag, payload.body), plan.ttl + STALE_GRACE)
     finally:
@@ -376,6 +395,31 @@ def read_replies(backend, groups, replies) -> dict:
 
 # --- invalidation ---------------------------------------------------------------------------
 
+# The value of a version key while a strict change is on its way to the database.
+CHANGING = "changing"
+
+
+class InvalidationUnavailable(RuntimeError):
+    """A strict change was refused: the cache could not be told, so it would not apply."""
+
+    def __init__(self, exc: Exception):
+        super().__init__(
+            f"the change was not made: the cache could not be reached to make it effective"
+            f" ({type(exc).__name__}); try again when it is back"
+        )
+
+
+def mark_changing(*version_keys: str) -> None:
+    """Before a strict write: nothing may be cached or trusted under these versions. Raises
+    ``InvalidationUnavailable`` if the cache cannot be told."""
+    if not version_keys:
+        return
+    try:
+        cache.set_many({key: CHANGING for key in version_keys}, VERSION_TTL)
+    except Exception as exc:
+        logger.error("cache unreachable; refusing a change it could not make effective (%s)", type(exc).__name__)
+        raise InvalidationUnavailable(exc) from exc
+
 
 def bump(*version_keys: str) -> None:
     """Replace version tokens now: every entry built under the old ones is stale. O(keys)."""
@@ -417,14 +461,16 @@ def bump_on_commit(*version_keys: str, using: str) -> None:
 # Which version keys a change to a model's row makes stale. ``versions_for(None)`` answers
 # for a bulk change whose rows are unknown (``QuerySet.update``): it must be the coarse set.
 _registry: dict[type, Callable[[Any], Iterable[str]]] = {}
+_strict: set[type] = set()
 
 
-def invalidate_on_change(model: type, versions_for: Callable[[Any], Iterable[str]]) -> None:
+def invalidate_on_change(model: type, versions_for: Callable[[Any], Iterable[str]], *, strict: bool = False) -> None:
     """Bump ``versions_for(row)`` on commit of every save and delete of ``model``.
 
     Signals catch every instance write (admin, API, commands, shell, cascades); bulk writes
     that send no signals go through ``InvalidatingQuerySet``. This is cache bookkeeping, not
-    a business rule, so it lives here rather than in every service.
+    a business rule, so it lives here rather than in every service. ``strict``: changes to
+    existing rows are refused unless the cache can be told first (``mark_changing``).
     """
     _registry[model] = versions_for
 
@@ -434,6 +480,15 @@ def invalidate_on_change(model: type, versions_for: Callable[[Any], Iterable[str
     uid = f"radiant.cache:{model._meta.label}"
     post_save.connect(changed, sender=model, weak=False, dispatch_uid=uid)
     post_delete.connect(changed, sender=model, weak=False, dispatch_uid=uid)
+    if strict:
+        _strict.add(model)
+
+        def changing(sender, instance, raw=False, **kwargs):
+            if not raw and not instance._state.adding:  # a new row is cached nowhere yet
+                mark_changing(*versions_for(instance))
+
+        pre_save.connect(changing, sender=model, weak=False, dispatch_uid=uid)
+        pre_delete.connect(changing, sender=model, weak=False, dispatch_uid=uid)
 
 
 class InvalidatingQuerySet(models.QuerySet):
@@ -448,6 +503,8 @@ class InvalidatingQuerySet(models.QuerySet):
             bump_on_commit(*keys, using=self.db)
 
     def update(self, **kwargs):
+        if self.model in _strict:
+            mark_changing(*_registry[self.model](None))
         # Bulk writes send no model signals: the audit log hears of them this way.
         count = signals.bulk_update(self, kwargs, lambda: super(InvalidatingQuerySet, self).update(**kwargs))
         if count:

@@ -6,21 +6,22 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from radiant.actors import acting_as
+from radiant.cache import InvalidationUnavailable
 
 
 class JsonCommand(BaseCommand):
     """Subclasses implement ``run(**options)`` and return a JSON-serialisable result.
 
-    Operator errors (``ValueError`` and its subclasses from services) become a CommandError:
-    the message on stderr and exit status 1, with nothing half-done. What a command changes
-    is audited as done by ``command:<name>``.
+    Operator errors (``ValueError`` and its subclasses from services) and changes the cache
+    could not make effective become a CommandError: the message on stderr and exit status 1,
+    with nothing half-done. What a command changes is audited as done by ``command:<name>``.
     """
 
     def handle(self, *args, **options):
         try:
             with acting_as("command", self.command_name()):
                 result = self.run(**options)
-        except ValueError as exc:
+        except (ValueError, InvalidationUnavailable) as exc:
             raise CommandError(str(exc)) from exc
         if result is not None:
             self.stdout.write(json.dumps(result, default=str))

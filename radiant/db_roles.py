@@ -18,7 +18,11 @@ from django.db import connections
 
 logger = logging.getLogger(__name__)
 
-WEB_FUNCTIONS = ["radiant_current_tenant()", "radiant_api_key_lookup(text, text)"]
+WEB_FUNCTIONS = [
+    "public.radiant_current_tenant()",
+    "public.radiant_tenant_challenge()",
+    "public.radiant_api_key_lookup(text, text)",
+]
 
 
 def on_post_migrate(sender, using="default", **kwargs):
@@ -74,6 +78,16 @@ def setup_web_role(using="default"):
         cursor.execute("SELECT current_database()")
         database = sql.Identifier(cursor.fetchone()[0]).as_string()
         cursor.execute(f"GRANT CONNECT ON DATABASE {database} TO {ident}")
+        # The web role creates nothing, anywhere: no schema, no table, no temporary table.
+        # (PUBLIC holds TEMPORARY on every new database, and CREATE on public before
+        # PostgreSQL 15; a temporary table could shadow a name a SECURITY DEFINER function
+        # forgot to qualify, see radiant/rls.py.)
+        cursor.execute(f"REVOKE CREATE, TEMPORARY ON DATABASE {database} FROM PUBLIC, {ident}")
+        cursor.execute("SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%%'"
+                       " AND nspname <> 'information_schema'")
+        for (schema,) in cursor.fetchall():
+            schema_ident = sql.Identifier(schema).as_string()
+            cursor.execute(f"REVOKE CREATE ON SCHEMA {schema_ident} FROM PUBLIC, {ident}")
         cursor.execute(f"GRANT USAGE ON SCHEMA public TO {ident}")
         cursor.execute(f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {ident}")
         for table, privileges in web_tables():

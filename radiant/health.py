@@ -28,8 +28,8 @@ def _check_database():
         with connections[tenancy.tenant_db()].cursor() as cursor:
             cursor.execute("BEGIN")
             try:
-                cursor.execute(tenancy._SET_CONTEXT_SQL, [str(probe), tenancy.context_signature(probe)])
-                cursor.execute("SELECT radiant_current_tenant()")
+                tenancy.set_context(cursor.connection, probe)
+                cursor.execute("SELECT public.radiant_current_tenant()")
                 (seen,) = cursor.fetchone()
             finally:
                 cursor.execute("ROLLBACK")

@@ -24,11 +24,17 @@ Middleware not listed (security headers, X-Frame-Options, whatever a deployment 
 such as the Lambda client-address middleware) runs for API requests as before, in order.
 """
 
+from urllib.parse import unquote
+
 from django.conf import settings
+from django.core.exceptions import DisallowedHost
 from django.core.handlers.base import BaseHandler
 from django.core.handlers.exception import convert_exception_to_response
 from django.urls import get_resolver, set_urlconf
+from django.http import UnreadablePostError
 from django.utils.module_loading import import_string
+
+from radiant.problems import json_problem
 
 API_PREFIX = "/api/v1/"
 MATCHES_KEPT = 512
@@ -97,7 +103,49 @@ class ApiLane:
     def __call__(self, request):
         if not request.path_info.startswith(API_PREFIX):
             return self.get_response(request)
-        response = self.lane(request)
+        response = refuse_malformed(request) or self.lane(request)
         if not response.streaming and not response.has_header("Content-Length"):
             response.headers["Content-Length"] = str(len(response.content))
         return response
+
+
+def refuse_malformed(request):
+    """A 400 problem for what the API lane cannot serve safely, before any view runs (the
+    skipped ``CommonMiddleware`` would not have checked it either), or None.
+
+    - the Host header, validated against ``ALLOWED_HOSTS`` as on every other path;
+    - a NUL character in the path or query string: no resource is named so, and PostgreSQL
+      cannot even compare one with a text column;
+    - a body that ends before its ``Content-Length``: read here, with a time limit on the
+      socket where the server exposes it (gunicorn), so a client that stops sending costs a
+      worker ``REQUEST_BODY_TIMEOUT`` seconds and gets a 400, not a worker timeout and a 500.
+    """
+    try:
+        request.get_host()
+    except DisallowedHost:
+        return json_problem(request, 400, "bad_request", "Bad request", "Invalid Host header.")
+    if "\x00" in request.path or "\x00" in unquote(request.META.get("QUERY_STRING", "")):
+        return json_problem(request, 400, "bad_request", "Bad request", "The URL contains a NUL character.")
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return json_problem(request, 400, "bad_request", "Bad request", "Invalid Content-Length header.")
+    if 0 < length <= settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+        sock = request.META.get("gunicorn.socket")
+        previous = sock.gettimeout() if sock is not None else None
+        try:
+            if sock is not None:
+                sock.settimeout(settings.REQUEST_BODY_TIMEOUT)
+            request.body  # noqa: B018 - read now, under the time limit; views reuse it
+        except UnreadablePostError:
+            return json_problem(
+                request, 400, "bad_request", "Bad request",
+                "The request body ended before its Content-Length, or arrived too slowly.",
+            )
+        finally:
+            if sock is not None:
+                try:
+                    sock.settimeout(previous)
+                except OSError:
+                    pass
+    return None

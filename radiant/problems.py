@@ -7,17 +7,22 @@ handler turns either into ``application/problem+json`` with a stable ``code``.
 import logging
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from radiant import tenancy
+from radiant.cache import InvalidationUnavailable
 from radiant.request_context import current_request_id
 
 logger = logging.getLogger(__name__)
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 TYPE_BASE = "https://docs.radiant.example/problems/"
+
+# What a dropped connection, a terminated backend or an exhausted pool raises.
+DatabaseUnavailable = (OperationalError, InterfaceError)
 
 
 class Problem(Exception):
@@ -165,10 +170,29 @@ def _flatten_errors(detail):
     return {"_": [str(detail)]}
 
 
+# A dependency that failed under the request: the client may retry after this many seconds.
+RETRY_AFTER_UNAVAILABLE = 1
+
+
+def unavailable_response(detail="A dependency is unavailable; retry shortly."):
+    """503 ``service_unavailable`` with ``Retry-After``, outside DRF's response machinery."""
+    response = json_problem(None, 503, ServiceUnavailable.code, ServiceUnavailable.title, detail)
+    response.headers["Retry-After"] = str(RETRY_AFTER_UNAVAILABLE)
+    return response
+
+
 def exception_handler(exc, context):
     """DRF EXCEPTION_HANDLER: every error of the API leaves through here."""
     tenancy.mark_rollback()
 
+    if isinstance(exc, (DatabaseUnavailable, InvalidationUnavailable)):
+        # A dropped or refused database connection, an exhausted pool, a cache that could
+        # not take a change: the request may succeed if retried; it is never a 500.
+        logger.warning("dependency unavailable: %s", type(exc).__name__)
+        return problem_response(
+            503, ServiceUnavailable.code, ServiceUnavailable.title, "A dependency is unavailable; retry shortly.",
+            headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)},
+        )
     if isinstance(exc, Problem):
         return problem_for(exc)
     if isinstance(exc, Http404):

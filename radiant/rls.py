@@ -4,38 +4,68 @@ Policies compare a row's tenant_id with ``radiant_current_tenant()``, a SECURITY
 function that returns the tenant id set for the current transaction only when its
 signature matches the secret in ``radiant_rls_secret`` (readable by the owner alone).
 It is wrapped in ``(SELECT ...)`` so PostgreSQL evaluates it once per statement.
+
+The signature covers a *challenge* that names this transaction on this connection: the
+backend's pid and the transaction's start time in microseconds, which the server reports
+(``radiant_tenant_challenge()``) and recomputes when it checks. A signature seen in
+``pg_stat_activity``, a log or an earlier transaction is worthless anywhere else: another
+connection has another pid, a later transaction another start time. radiant.tenancy asks
+for the challenge and sends the signature as a bound parameter, so it never stands in a
+statement's text either.
+
+Every SECURITY DEFINER function here names every table with its schema and runs with
+``search_path = pg_catalog, pg_temp``: PostgreSQL looks relation names up in the session's
+temporary schema first unless the path lists it, and last, so an unqualified name could be
+shadowed by a temporary table of the caller's. (Functions and operators are never looked up
+in ``pg_temp``.) The web role may not create temporary tables at all (radiant.db_roles).
 """
 
 from django.db import migrations
 
-CURRENT_TENANT = "(SELECT radiant_current_tenant())"
+CURRENT_TENANT = "(SELECT public.radiant_current_tenant())"
 
-CREATE_CONTEXT_FUNCTION = """
-CREATE TABLE IF NOT EXISTS radiant_rls_secret (
+# The function owner's search path: the catalog first, the caller's temporary schema last.
+SAFE_SEARCH_PATH = "pg_catalog, pg_temp"
+
+CREATE_CONTEXT_FUNCTION = f"""
+CREATE TABLE IF NOT EXISTS public.radiant_rls_secret (
     id integer PRIMARY KEY CHECK (id = 1),
     secret bytea NOT NULL
 );
-REVOKE ALL ON radiant_rls_secret FROM PUBLIC;
+REVOKE ALL ON public.radiant_rls_secret FROM PUBLIC;
 
-CREATE OR REPLACE FUNCTION radiant_current_tenant() RETURNS uuid
+CREATE OR REPLACE FUNCTION public.radiant_tenant_challenge() RETURNS text
+LANGUAGE sql STABLE
+SET search_path = {SAFE_SEARCH_PATH}
+AS $$
+    SELECT pg_catalog.pg_backend_pid()::text || ':'
+        || (EXTRACT(epoch FROM pg_catalog.transaction_timestamp()) * 1000000)::bigint::text
+$$;
+REVOKE ALL ON FUNCTION public.radiant_tenant_challenge() FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION public.radiant_current_tenant() RETURNS uuid
 LANGUAGE sql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, public
+SET search_path = {SAFE_SEARCH_PATH}
 AS $$
     SELECT CASE
         WHEN s.tid IS NOT NULL AND s.sig IS NOT NULL
-         AND s.sig = encode(sha256(k.secret || convert_to(s.tid, 'UTF8') || k.secret), 'hex')
+         AND s.sig = pg_catalog.encode(pg_catalog.sha256(
+                 k.secret
+                 || pg_catalog.convert_to(s.tid || '/' || public.radiant_tenant_challenge(), 'UTF8')
+                 || k.secret), 'hex')
         THEN s.tid::uuid
     END
-    FROM (SELECT nullif(current_setting('app.current_tenant_id', true), '') AS tid,
-                 nullif(current_setting('app.tenant_signature', true), '') AS sig) AS s
-    LEFT JOIN radiant_rls_secret AS k ON k.id = 1
+    FROM (SELECT NULLIF(pg_catalog.current_setting('app.current_tenant_id', true), '') AS tid,
+                 NULLIF(pg_catalog.current_setting('app.tenant_signature', true), '') AS sig) AS s
+    LEFT JOIN public.radiant_rls_secret AS k ON k.id = 1
 $$;
-REVOKE ALL ON FUNCTION radiant_current_tenant() FROM PUBLIC;
+REVOKE ALL ON FUNCTION public.radiant_current_tenant() FROM PUBLIC;
 """
 
 DROP_CONTEXT_FUNCTION = """
-DROP FUNCTION IF EXISTS radiant_current_tenant();
-DROP TABLE IF EXISTS radiant_rls_secret;
+DROP FUNCTION IF EXISTS public.radiant_current_tenant();
+DROP FUNCTION IF EXISTS public.radiant_tenant_challenge();
+DROP TABLE IF EXISTS public.radiant_rls_secret;
 """
 
 

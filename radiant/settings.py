@@ -123,6 +123,9 @@ WHITENOISE_USE_FINDERS = DEBUG
 
 # A tenant API body is small JSON; anything bigger is refused with a 413 problem.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 64 * 1024)
+# Seconds a client may take to send a body that size (radiant/middleware.py): a body that
+# stops short of its Content-Length is a 400 then, not a worker held until its timeout.
+REQUEST_BODY_TIMEOUT = float(env("REQUEST_BODY_TIMEOUT", "10"))
 
 # --- databases ----------------------------------------------------------------------
 #
@@ -165,6 +168,9 @@ def _database(url):
                 "timeout": env_int("DB_POOL_TIMEOUT", 5),
             }
             config["CONN_MAX_AGE"] = 0
+            # The pool checks a connection before handing it out and replaces a dead one
+            # (a terminated backend, a failover): never a dead connection to a request.
+            config["CONN_HEALTH_CHECKS"] = True
         else:
             config["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60)
             config["CONN_HEALTH_CHECKS"] = True
@@ -179,6 +185,9 @@ if POSTGRES:
     )
     # In tests the tenant alias points at the same test database, still as the web role.
     DATABASES["tenant"]["TEST"] = {"MIRROR": "default"}
+    # Values travel apart from the statement text, which is all that pg_stat_activity shows
+    # other sessions of the web role: no tenant's data, key hash or signature stands there.
+    DATABASES["tenant"]["OPTIONS"]["server_side_binding"] = True
 
 TENANT_DB_ALIAS = "tenant" if POSTGRES else "default"
 DATABASE_ROUTERS = ["radiant.tenancy.TenantRouter"]
@@ -188,6 +197,12 @@ DATABASE_ROUTERS = ["radiant.tenancy.TenantRouter"]
 # a secret the web role cannot read (see tenants/migrations and radiant/tenancy.py).
 RLS_CONTEXT_SECRET = hmac.new(
     env("RLS_CONTEXT_SECRET", SECRET_KEY).encode(), b"radiant.rls.context", hashlib.sha256
+).digest()
+
+# API keys end with a keyed check (tenants/selectors.py), so a guessed key is refused
+# without a lookup. Changing this secret invalidates every key: set it once per deployment.
+API_KEY_CHECK_SECRET = hmac.new(
+    env("API_KEY_CHECK_SECRET", SECRET_KEY).encode(), b"radiant.api-key.check", hashlib.sha256
 ).digest()
 
 # --- cache, sessions, Celery --------------------------------------------------------
@@ -242,7 +257,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["radiant.auth.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["radiant.auth.IsTenant"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["radiant.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "radiant.problems.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,

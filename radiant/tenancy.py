@@ -12,7 +12,8 @@ One mechanism for the whole code base (DESIGN.md §4):
   A scope that is answered from the cache sends nothing to the database at all.
 - The tenant id is sent with a signature the web role cannot forge: the RLS policies trust
   it only when it matches a secret only the owner can read, so ``set_config()`` by SQL
-  cannot switch tenants.
+  cannot switch tenants. The signature covers the server's name for the transaction
+  (``set_context``), so one that is seen anywhere is worthless in any other transaction.
 - Outside a scope there is no tenant: the tenant-owned managers raise instead of returning
   every tenant's rows. Operator code crosses tenants through the explicitly named
   ``Model.all_tenants`` manager on the operator alias.
@@ -23,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connections, models, transaction
@@ -44,7 +45,6 @@ class _Scope:
     tenant_id: uuid.UUID
     rollback: bool = False
     transaction: transaction.Atomic | None = None
-    signature: str = field(default="", repr=False)
 
 
 _current: ContextVar[_Scope | None] = ContextVar("radiant_tenant_scope", default=None)
@@ -89,16 +89,35 @@ def mark_rollback():
         scope.rollback = True
 
 
-def context_signature(tenant_id: uuid.UUID | str) -> str:
-    """sha256(secret || tenant id || secret), as radiant_current_tenant() recomputes it."""
+def context_signature(tenant_id: uuid.UUID | str, challenge: str) -> str:
+    """sha256(secret || tenant id "/" challenge || secret), as radiant_current_tenant()
+    recomputes it. ``challenge`` names one transaction on one connection (radiant/rls.py)."""
     secret = settings.RLS_CONTEXT_SECRET
-    return hashlib.sha256(secret + str(tenant_id).encode() + secret).hexdigest()
+    return hashlib.sha256(secret + f"{tenant_id}/{challenge}".encode() + secret).hexdigest()
 
 
+_CHALLENGE_SQL = "SELECT public.radiant_tenant_challenge()"
 _SET_CONTEXT_SQL = (
     "SELECT set_config('app.current_tenant_id', %s, true),"
     " set_config('app.tenant_signature', %s, true)"
 )
+
+
+def set_context(raw, tenant_id: uuid.UUID | str) -> None:
+    """Tell PostgreSQL, on the psycopg connection ``raw``, that the transaction it is in (or
+    starts now) runs as ``tenant_id``.
+
+    Two statements: the server names the transaction (its challenge), then the signed
+    context is set for it. Both are sent with server-side binding, so neither the tenant id
+    nor the signature appears in the statement text other sessions see.
+    """
+    import psycopg  # PostgreSQL only; imported with its backend by then (Lambda cold start)
+
+    with psycopg.Cursor(raw) as cursor:
+        cursor.execute(_CHALLENGE_SQL, prepare=False)
+        (challenge,) = cursor.fetchone()
+        tenant = str(tenant_id)
+        cursor.execute(_SET_CONTEXT_SQL, (tenant, context_signature(tenant, challenge)), prepare=False)
 
 
 class _SetContextOnFirstQuery:
@@ -116,8 +135,10 @@ class _SetContextOnFirstQuery:
             self.scope.transaction.__enter__()
         raw = connection.connection
         if raw.info.transaction_status == _idle():
-            # A new transaction starts with this statement: the context comes first.
-            raw.execute(_SET_CONTEXT_SQL, (str(self.scope.tenant_id), self.scope.signature))
+            # A new transaction starts with this statement: the context comes first. (Errors
+            # as Django's own, so a dropped connection is seen as one.)
+            with connection.wrap_database_errors:
+                set_context(raw, self.scope.tenant_id)
         return execute(sql, params, many, context)
 
 
@@ -149,7 +170,6 @@ class tenant_scope:
         self.wrapped = []
         alias = tenant_db()
         if alias != OPERATOR_DB:
-            self.scope.signature = context_signature(self.tenant_id)
             self._wrap(connections[alias], _SetContextOnFirstQuery(self.scope))
             self._wrap(connections[OPERATOR_DB], _refuse_operator_alias)
         return self.scope

@@ -54,15 +54,11 @@ authenticate (unknown, revoked, expired) each cost one token from the client add
 bucket (``RATELIMIT_IP_BURST``, refilled at ``RATELIMIT_IP_RPS``; same script, no daily
 key). Requests with a valid key cost the address nothing. Over budget: 429 ``rate_limited``.
 
-An address over budget is refused before any database work by every process that has seen
-it refused (or take its last token): the limiter's answer says when the next token is due,
-and until then the process refuses that address at once, without a key lookup or a round
-trip (``_Refusals``; exact, since the deadline is reckoned from when the check was sent). A
-process that has not seen it yet looks the key up once, is refused by the limiter, and
-knows from then on. So requests with a valid key take one round trip to Redis (the tenant
-check), not two. The price: while an address is over its failure budget, a process that
-knows refuses every request from it, a valid key too, as a valid key cannot be told from a
-guessed one without the lookup.
+No address is ever refused on the strength of one process's memory, and a valid key never
+for its address: behind a proxy or a company's NAT many clients share one. Guesses cost no
+database work anyway: a key ends with a keyed check (``tenants.selectors.api_key_check``),
+so a guessed key is refused before any lookup, and its address is charged in the shared
+limiter like any other failure.
 
 The client address is ``REMOTE_ADDR`` unless ``TRUSTED_PROXY_COUNT`` says how many proxies in
 front of the app append to ``X-Forwarded-For`` (see ``client_ip``). IPv6 clients are counted
@@ -380,7 +376,6 @@ _memory_limiter = MemoryLimiter()
 def local_reset() -> None:
     """Forget this process's limiter state (tests; Redis state goes with the cache)."""
     _memory_limiter.clear()
-    _refusals.clear()
 
 
 def limiter() -> RedisLimiter | MemoryLimiter:
@@ -676,63 +671,6 @@ def client_ip(request) -> str:
     return _address(meta.get("REMOTE_ADDR")) or "unknown"
 
 
-class _Refusals:
-    """Client addresses this process has seen run out of failure budget, each until the
-    moment its next token is due by the limiter's own answer.
-
-    The deadline is reckoned from when the request was sent, so it is never later than the
-    shared bucket's: this process refuses an address only while the limiter itself would.
-    It lets an address over budget be refused before any database work (and without a round
-    trip to Redis), while requests with a valid key cost one round trip, not two.
-    """
-
-    MAX_ENTRIES = 10_000
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._entries: dict[str, tuple[float, float, int]] = {}  # address -> (next token, full, burst)
-
-    def note(self, address: str, sent: float, decision: Decision) -> None:
-        if decision.next_token_us <= 0:
-            return
-        with self._lock:
-            if len(self._entries) >= self.MAX_ENTRIES:
-                now = time.monotonic()
-                self._entries = {a: e for a, e in self._entries.items() if e[0] > now}
-                if len(self._entries) >= self.MAX_ENTRIES:
-                    self._entries.clear()  # only an optimisation: forgetting is always safe
-            self._entries[address] = (
-                sent + decision.next_token_us / MICRO, sent + decision.full_us / MICRO, decision.limit
-            )
-
-    def refused(self, address: str) -> Decision | None:
-        entry = self._entries.get(address)
-        if entry is None:
-            return None
-        now = time.monotonic()
-        next_token, full, burst = entry
-        if next_token <= now:
-            with self._lock:
-                if self._entries.get(address) == entry:
-                    del self._entries[address]
-            return None
-        return Decision(
-            allowed=False, reason=BUCKET_EMPTY, limit=burst, remaining=0,
-            reset=math.ceil(full - now), retry_after=max(1, math.ceil(next_token - now)),
-            rate=settings.RATELIMIT_IP_RPS,
-        )
-
-    def __bool__(self):
-        return bool(self._entries)
-
-    def clear(self):
-        with self._lock:
-            self._entries.clear()
-
-
-_refusals = _Refusals()
-
-
 def _ip_refusal(decision: Decision):
     # A DRF exception (not a Problem): raised during authentication, DRF then marks the
     # request unauthenticated instead of retrying authentication on the next request.user.
@@ -742,28 +680,12 @@ def _ip_refusal(decision: Decision):
     )
 
 
-def ip_precheck(request) -> None:
-    """Before a key is looked up: refuse (429) an address this process knows to be over its
-    failure budget. No I/O: valid keys cost the address nothing, not even a round trip."""
-    if not settings.RATELIMIT_ENABLED or not _refusals:
-        return
-    decision = _refusals.refused(client_ip(request))
-    if decision is not None:
-        _remember(request, decision)
-        raise _ip_refusal(decision)
-
-
 def ip_failure(request) -> None:
-    """A request that did not authenticate: charge its address one token. Over the
-    budget, answer 429 instead of the authentication error."""
+    """A request that did not authenticate: charge its address one token, in the shared
+    limiter. Over the budget, answer 429 instead of the authentication error."""
     if not settings.RATELIMIT_ENABLED:
         return
     address = client_ip(request)
-    known = _refusals.refused(address)
-    if known is not None:  # no need to ask: the limiter would refuse until then
-        _remember(request, known)
-        raise _ip_refusal(known)
-    sent = time.monotonic()
     decision = _guarded(
         lambda: limiter().check(
             cache_keys.ratelimit_ip(address), None,
@@ -772,7 +694,6 @@ def ip_failure(request) -> None:
     )
     if decision is None:
         return
-    _refusals.note(address, sent, decision)
     _remember(request, decision)
     if not decision.allowed:
         raise _ip_refusal(decision)

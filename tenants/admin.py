@@ -5,11 +5,12 @@ from django.contrib import admin
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from radiant.admin import EffectiveChangesAdmin
 from tenants import services
 from tenants.models import ApiKey, Membership, Tenant, Tier
 
 
-class OperatorAdmin(admin.ModelAdmin):
+class OperatorAdmin(EffectiveChangesAdmin):
     """The admin is an operator path: it sees every tenant's rows, on the operator alias."""
 
     def get_queryset(self, request):
@@ -20,7 +21,7 @@ class OperatorAdmin(admin.ModelAdmin):
 
 
 @admin.register(Tier)
-class TierAdmin(admin.ModelAdmin):
+class TierAdmin(EffectiveChangesAdmin):
     list_display = ["name", "rps", "burst", "daily_quota", "updated_at"]
     list_editable = ["rps", "burst", "daily_quota"]
     search_fields = ["name"]
@@ -36,7 +37,7 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Tenant)
-class TenantAdmin(admin.ModelAdmin):
+class TenantAdmin(EffectiveChangesAdmin):
     list_display = ["slug", "name", "tier", "status", "rps_override", "burst_override", "daily_quota_override", "created_at"]
     list_filter = ["status", "tier"]
     search_fields = ["slug", "name"]

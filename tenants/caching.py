@@ -52,7 +52,10 @@ def register() -> None:
 
     from tenants.models import ApiKey, Tenant, Tier
 
-    cache.invalidate_on_change(Tier, _tier_changed)
-    cache.invalidate_on_change(Tenant, _tenant_changed)
-    cache.invalidate_on_change(ApiKey, _key_changed)
+    # First, so that the strict check before a save knows a moved key's previous tenant too.
     pre_save.connect(_note_previous_tenant, sender=ApiKey, dispatch_uid="radiant.auth.previous_tenant")
+    # Strict: a revocation, a suspension or a limit change that reports success is in force
+    # on every later request, whatever Redis did meanwhile (radiant/cache.py says how).
+    cache.invalidate_on_change(Tier, _tier_changed, strict=True)
+    cache.invalidate_on_change(Tenant, _tenant_changed, strict=True)
+    cache.invalidate_on_change(ApiKey, _key_changed, strict=True)

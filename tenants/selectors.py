@@ -1,12 +1,14 @@
 """Reads for the tenancy core."""
 
 import hashlib
+import hmac
 import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connections
 from django.utils import timezone
@@ -55,16 +57,31 @@ def effective_limits(*, rps, burst, daily_quota, rps_override=None, burst_overri
     return Limits(rps=rps, burst=burst, daily_quota=daily_quota)
 
 
+CHECK_LENGTH = 12  # hex digits of the keyed check a key ends with: 48 bits
+
+
 def api_key_hash(raw_key: str) -> str:
     return hashlib.sha256(raw_key.encode()).hexdigest()
 
 
+def api_key_check(unchecked: str) -> str:
+    """The check a key ends with: a MAC of the rest under a secret only the server holds.
+
+    A guessed key fails it with certainty short of 2⁻⁴⁸, so guesses are refused without a
+    lookup (no database, no cache) and an address that guesses is limited by its failures
+    alone, while a real key is never held back for the address it comes from."""
+    return hmac.new(settings.API_KEY_CHECK_SECRET, unchecked.encode(), hashlib.sha256).hexdigest()[:CHECK_LENGTH]
+
+
 def api_key_parse(raw_key: str) -> str:
-    """The visible prefix of a well-formed key ``rad_<prefix>_<secret>``; 401 otherwise."""
+    """The visible prefix of a well-formed key ``rad_<prefix>_<secret><check>``; 401 otherwise
+    (a key whose check fails reads exactly as an unknown key)."""
     scheme, _, rest = raw_key.partition("_")
     prefix, _, secret = rest.partition("_")
-    if scheme != KEY_SCHEME or len(prefix) != 8 or not prefix.isalnum() or len(secret) < 32:
+    if scheme != KEY_SCHEME or len(prefix) != 8 or not prefix.isalnum() or len(secret) < 32 + CHECK_LENGTH:
         raise exceptions.AuthenticationFailed("Malformed API key.")
+    if not hmac.compare_digest(api_key_check(raw_key[:-CHECK_LENGTH]), raw_key[-CHECK_LENGTH:]):
+        raise exceptions.AuthenticationFailed("Invalid API key.")
     return prefix
 
 
@@ -80,8 +97,9 @@ def _lookup(prefix: str, key_hash: str):
     if alias != OPERATOR_DB:
         # The web role cannot read api keys across tenants; a SECURITY DEFINER function
         # answers for exactly one (prefix, hash) pair, so no key can be enumerated.
+        # (The alias binds values server-side: the hash never stands in a statement's text.)
         with connections[alias].cursor() as cursor:
-            cursor.execute("SELECT * FROM radiant_api_key_lookup(%s, %s)", [prefix, key_hash])
+            cursor.execute("SELECT * FROM public.radiant_api_key_lookup(%s, %s)", [prefix, key_hash])
             row = cursor.fetchone()
         return dict(zip(_LOOKUP_COLUMNS, row)) if row else None
     key = (
@@ -165,16 +183,19 @@ def _remember(key_hash: str, known: Known) -> None:
 
 
 def _generation_of(tenant_id):
-    """The tenant's current auth generation, created if it has none (first use, eviction)."""
+    """The tenant's current auth generation, created if it has none (first use, eviction);
+    None while a change to the tenant is being made (nothing may be cached under it)."""
     key = cache_keys.auth_generation(tenant_id)
     generation = cache.get(key)
+    if generation == response_cache.CHANGING:
+        return None
     if not isinstance(generation, int):  # none yet (or not a token: replace it)
         if generation is None:
             cache.add(key, response_cache.token(), response_cache.VERSION_TTL)
         else:
             cache.set(key, response_cache.token(), response_cache.VERSION_TTL)
         generation = cache.get(key)
-    return generation
+    return generation if isinstance(generation, int) else None
 
 
 def _rebuild(prefix: str, key_hash: str):
@@ -187,6 +208,8 @@ def _rebuild(prefix: str, key_hash: str):
         generation = _generation_of(row["tenant_id"])
     except Exception:
         logger.warning("auth cache unavailable; authenticating from the database")
+        return row
+    if generation is None:  # a change is under way: answer from the database, cache nothing
         return row
     row = _lookup(prefix, key_hash)
     if row is None:

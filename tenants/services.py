@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from radiant import cache_keys
 from tenants.models import ApiKey, Tenant, Tier
-from tenants.selectors import KEY_SCHEME, api_key_hash
+from tenants.selectors import KEY_SCHEME, api_key_check, api_key_hash
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +72,8 @@ def tenant_set_status(*, tenant: Tenant, status: str) -> Tenant:
 
 def _new_raw_key():
     prefix = "".join(secrets.choice(_PREFIX_ALPHABET) for _ in range(8))
-    return prefix, f"{KEY_SCHEME}_{prefix}_{secrets.token_urlsafe(32)}"
+    unchecked = f"{KEY_SCHEME}_{prefix}_{secrets.token_urlsafe(32)}"
+    return prefix, unchecked + api_key_check(unchecked)
 
 
 @transaction.atomic

@@ -157,3 +157,17 @@ def not_near_midnight():
     left = seconds_to_utc_midnight(time.time())
     if left < 15:
         time.sleep(left + 1)
+
+
+@pytest.fixture
+def private_redis(settings):
+    """The default cache on a redis-server this test may restart."""
+    from tests.private_redis import PrivateRedis
+
+    server = PrivateRedis()
+    server.start()
+    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": f"redis://127.0.0.1:{server.port}/0"}}
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -59,7 +59,7 @@ def test_operator_issues_and_revokes_a_key_in_the_admin(page, live_server, tenan
     page.click(f".select2-results__option:has-text('{tenant.slug}')")
     page.fill("#id_name", "browser-key")
     page.click("input[name=_save]")
-    raw = re.search(r"rad_[a-z0-9]{8}_[\w-]{43}", page.inner_text("#new-api-key")).group(0)
+    raw = re.search(r"rad_[a-z0-9]{8}_[\w-]{55}", page.inner_text("#new-api-key")).group(0)
     assert all(raw not in cookie["value"] for cookie in page.context.cookies())
 
     status, body = api_status(live_server.url, raw)

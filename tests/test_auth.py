@@ -52,14 +52,14 @@ def test_malformed_keys(anon_client, header):
 
 
 def test_unknown_key(anon_client):
-    body = assert_problem(get_tenant(anon_client, "Bearer rad_abcdefgh_" + "x" * 43), 401, "not_authenticated")
+    body = assert_problem(get_tenant(anon_client, "Bearer rad_abcdefgh_" + "x" * 55), 401, "not_authenticated")
     assert body["detail"] == "Invalid API key."
 
 
 def test_wrong_secret_for_another_tenants_prefix_looks_like_any_unknown_key(tenant, api_client_for, anon_client):
     real = api_client_for(tenant)
-    forged = f"rad_{real.api_key.prefix}_" + "x" * 43
-    unknown = "rad_zzzzzzzz_" + "x" * 43
+    forged = f"rad_{real.api_key.prefix}_" + "x" * 55
+    unknown = "rad_zzzzzzzz_" + "x" * 55
 
     # The same request id on both, so the bodies may be compared byte for byte.
     forged_response = anon_client.get("/api/v1/tenant", HTTP_AUTHORIZATION=f"Bearer {forged}", HTTP_X_REQUEST_ID="probe")

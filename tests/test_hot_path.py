@@ -1,9 +1,6 @@
 """The hot read path (issue 5): a warm GET runs no SQL and makes one round trip to Redis,
 and nothing a process remembers to get there outlives a change to a key, a tenant or a tier."""
 
-import shutil
-import socket
-import subprocess
 import time
 
 import pytest
@@ -14,7 +11,6 @@ from django.http import HttpResponse
 from django.test import Client, RequestFactory
 from django.utils import timezone
 
-from bench.harness import free_port
 from radiant import cache as response_cache
 from radiant import cache_keys
 from radiant.middleware import MATCHES_KEPT, ApiLane
@@ -169,61 +165,6 @@ def test_remembered_keys_expire_with_their_cache_entry(tenant, api_client_for, m
         assert client.get("/api/v1/tenant").status_code == 200
 
     assert auth_lookups(queries)  # read again from the database: the safety net holds here too
-
-
-class PrivateRedis:
-    """A redis-server of one test's own, on a free port."""
-
-    def __init__(self):
-        self.binary = shutil.which("redis-server")
-        assert self.binary, "redis-server is not installed"
-        self.port = free_port()
-        self.processes = []
-
-    def start(self):
-        self.processes.append(subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        ))
-        deadline = time.monotonic() + 10
-        while self.command(b"PING\r\n") != b"+PONG\r\n":
-            assert time.monotonic() < deadline, "private redis-server did not start"
-            time.sleep(0.05)
-
-    def command(self, inline: bytes) -> bytes | None:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
-                sock.sendall(inline)
-                return sock.recv(64)
-        except OSError:
-            return None
-
-    def restart(self):
-        """An empty server on the same port: every connection to the old one is dead."""
-        self.processes[-1].kill()
-        self.processes[-1].wait(timeout=10)
-        self.start()
-
-    def drop_clients(self):
-        """The server closes every client connection (as after a timeout or a failover)."""
-        assert self.command(b"CLIENT KILL TYPE normal\r\n").startswith(b":")
-
-    def stop(self):
-        for process in self.processes:
-            process.kill()
-            process.wait(timeout=10)
-
-
-@pytest.fixture
-def private_redis(settings):
-    """The default cache on a redis-server this test may restart."""
-    server = PrivateRedis()
-    server.start()
-    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": f"redis://127.0.0.1:{server.port}/0"}}
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.mark.redis

@@ -121,7 +121,7 @@ def test_api_get_through_lambda_equals_direct_wsgi(lambda_handler, tenant, raw_k
 
 def test_bad_api_key_is_a_401_problem_as_text(lambda_handler, tenant):
     handler, _ = lambda_handler("dev")
-    bad_key = "rad_abcdefgh_" + "x" * 43
+    bad_key = "rad_abcdefgh_" + "x" * 55
 
     response = handler.handler(rest_event("GET", f"{BASE}/api/v1/tenant", headers={"Authorization": f"Bearer {bad_key}"}), None)
 
@@ -260,7 +260,7 @@ def test_bad_keys_are_limited_per_api_gateway_source_ip(lambda_handler, settings
     """Failed-key budgets follow the event's source IP, whatever X-Forwarded-For claims."""
     settings.RATELIMIT_IP_BURST, settings.RATELIMIT_IP_RPS = 2, 0.001
     handler, _ = lambda_handler("dev")
-    bad = {"Authorization": "Bearer rad_abcdefgh_" + "x" * 43, "X-Forwarded-For": "198.51.100.66"}
+    bad = {"Authorization": "Bearer rad_abcdefgh_" + "x" * 55, "X-Forwarded-For": "198.51.100.66"}
 
     def attempt(source_ip):
         event = rest_event("GET", f"{BASE}/api/v1/tenant", headers=bad, source_ip=source_ip)

@@ -133,7 +133,7 @@ def test_switching_tenant_by_sql_is_refused(two_tenants_with_rows):
             assert cursor.fetchall() == []
             # ... or replays tenant A's signature with B's id.
             cursor.execute(
-                "SELECT set_config('app.tenant_signature', %s, true)", [tenancy.context_signature(a.id)]
+                "SELECT set_config('app.tenant_signature', current_setting('app.tenant_signature'), true)"
             )
             cursor.execute("SELECT count(*) FROM tenants_apikey WHERE tenant_id = %s", [b.id])
             assert cursor.fetchone()[0] == 0
@@ -161,6 +161,6 @@ def test_forged_signature_for_a_random_tenant_is_ignored(two_tenants_with_rows):
             cursor.execute("SELECT radiant_current_tenant(), count(*) FROM tenants_apikey")
             assert cursor.fetchone() == (None, 0)
             other = uuid.uuid4()
-            cursor.execute(tenancy._SET_CONTEXT_SQL, [str(other), tenancy.context_signature(other)])
+            tenancy.set_context(cursor.connection, other)
             cursor.execute("SELECT radiant_current_tenant()")
             assert cursor.fetchone()[0] == other

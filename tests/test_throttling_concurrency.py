@@ -144,9 +144,32 @@ def test_32_clients_on_two_workers_get_exactly_the_failure_budget_of_their_addre
     url, access_log = server
     access_log.write_text("")
 
-    results, elapsed = hammer(url, "rad_abcdefgh_" + "x" * 43, seconds=1.0, address="198.51.100.66")
+    results, elapsed = hammer(url, "rad_abcdefgh_" + "x" * 55, seconds=1.0, address="198.51.100.66")
 
     print(f"\n{dict(results)} in {elapsed:.2f} s")
     assert set(results) == {(401, None), (429, "rate_limited")}
     assert 20 <= results[(401, None)] <= 20 + 1 * elapsed + 1
     assert len(worker_pids(access_log, 429)) == 2
+
+
+def test_a_valid_key_is_never_refused_for_the_address_it_shares_with_a_guesser(server, make_tenant):
+    """A guesser exhausts its address's failure budget on both workers; a real client behind
+    the same address (a company NAT, API Gateway) keeps getting through on both, and the
+    guesser stays refused: every process decides from the shared limiter."""
+    from tenants.services import api_key_create
+
+    url, access_log = server
+    access_log.write_text("")
+    _, raw_key = api_key_create(tenant=make_tenant(tier="enterprise"))
+    address = "198.51.100.77"
+
+    guesses, _ = hammer(url, "rad_abcdefgh_" + "x" * 55, seconds=1.0, address=address)
+    assert guesses[(429, "rate_limited")] > 0
+    spent = time.monotonic()  # the budget is empty from here, refilled at 1 token a second
+    access_log.write_text("")
+    valid, _ = hammer(url, raw_key, seconds=1.0, address=address)
+    assert set(valid) == {(200, None)}, valid
+    assert len(worker_pids(access_log, 200)) == 2
+    again, _ = hammer(url, "rad_abcdefgh_" + "x" * 55, seconds=0.3, address=address)
+    assert again[(429, "rate_limited")] > 0
+    assert again[(401, None)] <= 1 * (time.monotonic() - spent) + 1  # what refilled meanwhile, no more

@@ -89,3 +89,10 @@ profile: install
 bench-versus: install
 	@command -v wrk >/dev/null 2>&1 || { echo "wrk is not installed: apt-get install -y wrk"; exit 2; }
 	$(PY) -m bench.versus --base $(BASE) $(BENCH_ARGS)
+
+# `make bench-audit`: POST usage with the Celery broker up, then unreachable (audit records
+# written directly): what the fallback adds to a request's p99 (docs/BILLING.md).
+.PHONY: bench-audit
+bench-audit: install
+	@command -v wrk >/dev/null 2>&1 || { echo "wrk is not installed: apt-get install -y wrk"; exit 2; }
+	$(PY) -m bench.audit_fallback $(BENCH_ARGS)

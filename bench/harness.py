@@ -169,18 +169,19 @@ end
 
 
 def run_wrk(url: str, *, connections: int = 16, threads: int = 2, duration: int = 5,
-            headers: dict[str, str] | None = None, percentiles: bool = False) -> WrkResult:
+            headers: dict[str, str] | None = None, percentiles: bool = False, lua: str = "") -> WrkResult:
     """Drive ``url`` with wrk for ``duration`` seconds (local targets only).
 
-    With ``percentiles`` the result also has p95, and p50/p99 to the microsecond.
+    With ``percentiles`` the result also has p95, and p50/p99 to the microsecond. ``lua``:
+    a wrk script of the caller's (e.g. a ``request`` function sending POSTs).
     """
     if not url.startswith(f"http://{HOST}:"):
         raise ValueError("benchmarks target 127.0.0.1 only")
     command = [WRK, f"-t{threads}", f"-c{connections}", f"-d{int(duration)}s", "--latency"]
     script = None
-    if percentiles:
+    if percentiles or lua:
         script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
-        script.write(_PERCENTILES_SCRIPT)
+        script.write(lua + "\n" + (_PERCENTILES_SCRIPT if percentiles else ""))
         script.close()
         command += ["-s", script.name]
     for name, value in (headers or {}).items():

@@ -45,11 +45,13 @@ import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
 
+from bench import usage
 from bench.harness import ROOT, WRK, ensure_database, gunicorn, run_wrk
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/radiant_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
 SLUG = "bench"
+USAGE_KEYS: dict = {}  # filled by prepare(): the usage targets' tenants' keys
 HUGE = 1_000_000_000
 
 # Goal of issue 5 for GET models, and the seed's targets (DESIGN.md §10).
@@ -114,6 +116,8 @@ def prepare(env: dict[str, str]) -> tuple[str, str]:
     for old in ApiKey.all_tenants.filter(tenant=tenant, revoked_at__isnull=True):
         api_key_revoke(prefix=old.prefix)  # keys of earlier runs
     _, raw = api_key_create(tenant=tenant, name="bench")
+    global USAGE_KEYS
+    USAGE_KEYS = usage.prepare_tenants()
     language = Language.objects.exclude(is_default=True).order_by("code").values_list("code", flat=True).first()
     for connection in connections.all():
         connection.close()
@@ -179,12 +183,13 @@ def main(argv=None) -> int:
     }
 
     floor = ("floor (bare Django)", "floor", "/floor", {}, False)
-    endpoints = [  # name, server, path, headers, throttled
+    endpoints = [  # name, server, path, headers, throttled (or a wrk script: POSTs)
         ("/healthz", "app", "/healthz", {}, False),
         ("GET /api/v1/tenant", "app", "/api/v1/tenant", auth, True),
         ("GET /api/v1/models", "app", "/api/v1/models", auth, True),
         ("GET /api/v1/config", "app", "/api/v1/config", auth, True),
         (f"GET /api/v1/i18n/{language}", "app", f"/api/v1/i18n/{language}", auth, True),
+        *[(name, "app", path, {}, lua) for name, path, lua in usage.targets(USAGE_KEYS)],
     ]
     if args.only:
         wanted = {name.strip() for name in args.only.split(",")}
@@ -198,8 +203,12 @@ def main(argv=None) -> int:
         bases = {"floor": floor_url, "app": app_url}
         sizes = {}
         for name, where, path, headers, throttled in [floor, *endpoints]:
+            if isinstance(throttled, str):  # a POST target: its wrk script checks nothing
+                sizes[name] = 0
+                continue
             for _ in range(3):  # the first fills the caches
                 sizes[name] = preflight(bases[where] + path, headers, throttled=throttled)["bytes"]
+        usage.first_replayable(app_url, USAGE_KEYS)
         print(
             f"gunicorn: {args.workers} {args.worker_class} workers x {args.threads} threads, keep-alive "
             f"{args.keep_alive}s; wrk: {args.connections} connections, {args.wrk_threads} threads; "
@@ -209,11 +218,12 @@ def main(argv=None) -> int:
         )
         for name, where, path, headers, throttled in schedule:
             url = bases[where] + path
-            run_wrk(url, connections=args.connections, threads=args.wrk_threads, duration=args.warmup, headers=headers)
+            lua = throttled if isinstance(throttled, str) else ""
+            run_wrk(url, connections=args.connections, threads=args.wrk_threads, duration=args.warmup, headers=headers, lua=lua)
             result = run_wrk(
                 url, connections=args.connections, threads=args.wrk_threads,
                 duration=args.floor_duration if where == "floor" else args.duration,
-                headers=headers, percentiles=True,
+                headers=headers, percentiles=True, lua=lua,
             )
             row = {
                 "name": name, "path": path, "server": where, "body_bytes": sizes[name], "requests": result.requests,
@@ -261,6 +271,28 @@ def main(argv=None) -> int:
             f"(goal <= {GOAL_P99_MS}), non-2xx {verdict['non_2xx']} (goal 0): {'MET' if verdict['met'] else 'MISSED'}"
         )
 
+    charges = [row for row in rows if row["name"].startswith("POST usage")]
+    usage_verdict = {}
+    if charges:
+        by_name = {row["name"]: row for row in rows}
+        hot, spread = charges[0], charges[1] if len(charges) > 1 else None
+        replay = next((row for row in charges if "replay" in row["name"]), None)
+        get = by_name.get("GET /api/v1/tenant")
+        failures = usage.ledger_failures()
+        usage_verdict = {
+            "hot_rps": hot["rps"], "hot_p99_ms": hot["p99_ms"],
+            "spread_rps": spread["rps"] if spread else None, "spread_p99_ms": spread["p99_ms"] if spread else None,
+            "replay_rps": replay["rps"] if replay else None, "get_tenant_rps": get["rps"] if get else None,
+            "errors": sum(row["non_2xx"] + row["socket_errors"] for row in charges),
+            "ledger_failures": len(failures),
+        }
+        print(
+            f"\nPOST usage: hot {hot['rps']:.0f}/s p99 {hot['p99_ms']:.1f} ms (goal >= 1000/s, <= 50 ms); "
+            + (f"{usage.SPREAD_TENANTS} tenants {spread['rps']:.0f}/s p99 {spread['p99_ms']:.1f} ms (goal >= 1200/s); " if spread else "")
+            + (f"replay {replay['rps']:.0f}/s vs GET tenant {get['rps']:.0f}/s (goal: replay >= GET); " if replay and get else "")
+            + f"non-2xx {usage_verdict['errors']}; ledger check: {'ok' if not failures else f'{len(failures)} tenants FAIL'}"
+        )
+
     out = ROOT / args.out
     out.parent.mkdir(parents=True, exist_ok=True)
     result = {
@@ -270,7 +302,7 @@ def main(argv=None) -> int:
                    "keep_alive_s": args.keep_alive},
         "wrk": {"connections": args.connections, "threads": args.wrk_threads, "warmup_s": args.warmup,
                 "duration_s": args.duration, "floor_duration_s": args.floor_duration},
-        "floor_rps": rows[0]["rps"], "rows": rows, "runs_in_order": runs, "goal": verdict,
+        "floor_rps": rows[0]["rps"], "rows": rows, "runs_in_order": runs, "goal": verdict, "usage": usage_verdict,
         "seed_targets": {"rps": SEED_RPS, "p50_ms": SEED_P50_MS, "p95_ms": SEED_P95_MS, "p99_ms": SEED_P99_MS,
                          "error_rate": SEED_ERROR_RATE},
         "elapsed_s": round(time.monotonic() - started, 1),

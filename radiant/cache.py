@@ -61,7 +61,7 @@ from django_redis.cache import RedisCache
 from django_redis.compressors.identity import IdentityCompressor
 from django_redis.serializers.pickle import PickleSerializer
 
-from radiant import cache_keys, metrics, redis_wire
+from radiant import cache_keys, metrics, redis_wire, signals
 
 logger = logging.getLogger("radiant.cache")
 
@@ -511,7 +511,8 @@ class InvalidatingQuerySet(models.QuerySet):
     def update(self, **kwargs):
         if self.model in _strict:
             mark_changing(*_registry[self.model](None))
-        count = super().update(**kwargs)
+        # Bulk writes send no model signals: the audit log hears of them this way.
+        count = signals.bulk_update(self, kwargs, lambda: super(InvalidatingQuerySet, self).update(**kwargs))
         if count:
             self._invalidate([None])
         return count

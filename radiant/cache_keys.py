@@ -111,3 +111,15 @@ def ratelimit_tenant_daily(tenant_id) -> str:
 def ratelimit_ip(ip: str) -> str:
     """Failed-authentication budget of one client address (an IPv6 /64 counts as one)."""
     return f"ratelimit:ip:{ip}"
+
+
+# --- credits (billing/) ------------------------------------------------------------------
+
+
+def idempotency(tenant_id, key: str) -> str:
+    """A stored response to a request with an ``Idempotency-Key`` (the database holds the
+    truth; this copy makes a replay as cheap as a cached GET). The client's key is hashed:
+    it may hold any printable character. Hash-tagged by tenant like the rate-limit keys."""
+    import hashlib
+
+    return f"idem:{{{tenant_id}}}:{hashlib.sha256(key.encode()).hexdigest()[:40]}"

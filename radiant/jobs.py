@@ -37,3 +37,35 @@ def purge_stale_api_keys(event=None, context=None) -> dict:
     deleted = api_key_purge(before=before)
     logger.info("job purge_stale_api_keys: deleted %d keys revoked or expired before %s", deleted, before.isoformat())
     return {"job": "purge_stale_api_keys", "deleted": deleted, "before": before.isoformat()}
+
+
+def release_expired_holds(event=None, context=None) -> dict:
+    """Release every credit hold past its expiry (beside workers: billing.tasks.holds_expire_task)."""
+    from billing.services import holds_expire
+    from radiant.actors import acting_as
+
+    with acting_as("task", "release_expired_holds"):
+        released = holds_expire()
+    logger.info("job release_expired_holds: released %d holds", released)
+    return {"job": "release_expired_holds", "released": released}
+
+
+def purge_idempotency_keys(event=None, context=None) -> dict:
+    """Delete stored idempotent responses older than IDEMPOTENCY_KEY_TTL."""
+    from billing.idempotency import idempotency_keys_purge
+
+    deleted = idempotency_keys_purge()
+    logger.info("job purge_idempotency_keys: deleted %d keys", deleted)
+    return {"job": "purge_idempotency_keys", "deleted": deleted}
+
+
+def ensure_audit_partitions(event=None, context=None) -> dict:
+    """Keep the audit log's monthly partitions AUDIT_PARTITIONS_AHEAD months ahead."""
+    from django.conf import settings
+
+    from audit.partitions import partitions_ensure
+
+    done = partitions_ensure(months=settings.AUDIT_PARTITIONS_AHEAD)
+    created = [p["partition"] for p in done if p["created"]]
+    logger.info("job ensure_audit_partitions: created %s", ", ".join(created) or "none")
+    return {"job": "ensure_audit_partitions", "created": created}

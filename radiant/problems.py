@@ -82,6 +82,39 @@ class DailyQuotaExceeded(Problem):
     title = "Daily quota exceeded"
 
 
+# --- credits (billing/) -------------------------------------------------------------
+
+
+class InsufficientCredits(Problem):
+    """The tenant's available credits (balance minus open holds) do not cover the cost."""
+
+    status = status.HTTP_402_PAYMENT_REQUIRED
+    code = "insufficient_credits"
+    title = "Insufficient credits"
+
+
+class IdempotencyKeyReused(Problem):
+    """An ``Idempotency-Key`` already used with a different request."""
+
+    status = status.HTTP_422_UNPROCESSABLE_ENTITY
+    code = "idempotency_key_reused"
+    title = "Idempotency key reused"
+
+
+class HoldNotOpen(Problem):
+    """A hold that was already settled, voided or expired cannot change again."""
+
+    status = status.HTTP_409_CONFLICT
+    code = "hold_not_open"
+    title = "Hold is not open"
+
+
+class UnprocessableInput(exceptions.ValidationError):
+    """Well-formed JSON whose fields do not validate: 422 ``validation_error``, per field."""
+
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+
+
 # DRF exception class -> (code, title). Codes are part of the API contract.
 _DRF_CODES = [
     (exceptions.NotAuthenticated, "not_authenticated", "Not authenticated"),
@@ -117,6 +150,12 @@ def problem_body(status_code, code, title, detail, **extra) -> dict:
 def problem_response(status_code, code, title, detail, *, headers=None, **extra):
     body = problem_body(status_code, code, title, detail, **extra)
     return Response(body, status=status_code, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
+
+
+def problem_for(exc: Problem) -> Response:
+    """The response for a domain error. Code that must keep its transaction (a 402 stored
+    for idempotent replay) renders it with this instead of raising through the handler."""
+    return problem_response(exc.status, exc.code, exc.title, exc.detail, headers=exc.headers, **exc.extra)
 
 
 def _flatten_errors(detail):
@@ -155,7 +194,7 @@ def exception_handler(exc, context):
             headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)},
         )
     if isinstance(exc, Problem):
-        return problem_response(exc.status, exc.code, exc.title, exc.detail, headers=exc.headers, **exc.extra)
+        return problem_for(exc)
     if isinstance(exc, Http404):
         return problem_response(404, "not_found", "Not found", "Not found.")
     if isinstance(exc, PermissionDenied):

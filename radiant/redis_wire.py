@@ -38,6 +38,16 @@ def _connection(pool):
     return connection, False
 
 
+def release() -> None:
+    """Give this thread's kept connection back to its pool. For threads that end (a thread
+    pool in a test, a short-lived worker thread): a thread-local connection is otherwise
+    never returned, and the pool's limit is reached after enough threads have come and gone."""
+    held = getattr(_local, "held", None)
+    if held is not None:
+        held[0].release(held[1])
+        _local.held = None
+
+
 def _forget_after_fork():
     # A forked child (gunicorn worker) must not share its parent's socket.
     _local.held = None

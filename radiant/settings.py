@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "configuration",
     "localization",
     "axes",
+    "audit",
 ]
 
 MIDDLEWARE = [
@@ -261,6 +262,17 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_ACKS_LATE = True
+# A publish that cannot reach the broker fails fast and the work runs in-process instead
+# (radiant.tasks.send_or_run): the connect timeout bounds what a request can wait for it.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": float(env("CELERY_BROKER_CONNECT_TIMEOUT", "0.05"))}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Periodic work (celery beat beside the workers). Operator tasks: they cross tenants.
+CELERY_BEAT_SCHEDULE = {
+    "release-expired-holds": {"task": "billing.tasks.holds_expire_task", "schedule": 30.0},
+    "purge-idempotency-keys": {"task": "billing.tasks.idempotency_keys_purge_task", "schedule": 3600.0},
+    "audit-partitions-ahead": {"task": "audit.tasks.audit_partitions_ensure", "schedule": 24 * 3600.0},
+}
+
 # On AWS the broker is SQS (CELERY_BROKER_URL=sqs://, credentials from the function's role):
 # the functions send task messages with kombu's SQS transport and the queue triggers the
 # worker function, which runs them (radiant/lambda_worker.py, docs/DEPLOY.md). The queue is
@@ -337,6 +349,15 @@ if METRICS_TOKEN is not None and len(METRICS_TOKEN) < 24:
     from django.core.exceptions import ImproperlyConfigured
 
     raise ImproperlyConfigured("METRICS_TOKEN must be at least 24 characters (e.g. openssl rand -hex 24)")
+
+# --- credits and the audit log (billing/, audit/) --------------------------------------
+# Responses to requests with an Idempotency-Key are kept at least this long, then purged.
+IDEMPOTENCY_KEY_TTL = env_int("IDEMPOTENCY_KEY_TTL", 24 * 60 * 60)
+# Monthly audit_logs partitions kept ready ahead of the current month (PostgreSQL).
+AUDIT_PARTITIONS_AHEAD = env_int("AUDIT_PARTITIONS_AHEAD", 3)
+# Who is acting (radiant/actors.py): the request behind each audit record.
+MIDDLEWARE.append("radiant.actors.ActorMiddleware")
+
 
 LOGGING = {
     "version": 1,

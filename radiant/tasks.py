@@ -6,6 +6,7 @@ import uuid
 from celery import shared_task
 
 from radiant import tenancy
+from radiant.actors import acting_as
 from radiant.celery import app as _celery_app  # noqa: F401  tasks bind to the project's app
 
 
@@ -26,7 +27,7 @@ def tenant_task(*task_args, **task_options):
                 if current != wanted:
                     raise tenancy.TenantContextError("task for another tenant inside a tenant scope")
                 return func(*args, tenant_id=str(wanted), **kwargs)
-            with tenancy.tenant_scope(wanted):
+            with tenancy.tenant_scope(wanted), acting_as("task", func.__name__):
                 return func(*args, tenant_id=str(wanted), **kwargs)
 
         return shared_task(*task_args, **task_options)(run)
@@ -35,3 +36,59 @@ def tenant_task(*task_args, **task_options):
         func, task_args = task_args[0], ()
         return decorator(func)
     return decorator
+
+
+# --- work queued after commit ----------------------------------------------------------
+#
+# ``enqueue_on_commit(task, **kwargs)`` sends a task once the current transaction commits
+# (nothing for work that rolls back). Work that must not be lost (audit records) cannot
+# wait for a broker that is down: the publish is tried once, without Celery's retries
+# (which would hold the request for seconds), with a connect timeout of
+# CELERY_BROKER_TRANSPORT_OPTIONS["socket_connect_timeout"], and if it fails the task runs
+# right here instead. After a failure the broker is skipped for BROKER_BACKOFF seconds, so
+# while it stays down each request pays for one direct write, not for a connect attempt.
+
+import logging  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+
+logger = logging.getLogger("radiant.tasks")
+
+BROKER_BACKOFF = 5.0
+_broker = threading.local()
+_fallbacks = {"count": 0}
+
+
+def _broker_skipped() -> bool:
+    return getattr(_broker, "down_until", 0.0) > time.monotonic()
+
+
+def send_or_run(task, kwargs: dict) -> bool:
+    """Publish ``task`` now; run it in-process if the broker cannot take it. True if sent."""
+    if not _celery_app.conf.task_always_eager and not _broker_skipped():
+        try:
+            task.apply_async(kwargs=kwargs, retry=False)
+            return True
+        except Exception as exc:  # refused, timed out, DNS: anything the publish raises
+            _broker.down_until = time.monotonic() + BROKER_BACKOFF
+            logger.warning("broker unavailable (%s); running %s directly", type(exc).__name__, task.name)
+    if not _celery_app.conf.task_always_eager:
+        _fallbacks["count"] += 1
+    task(**kwargs)
+    return False
+
+
+def fallback_count() -> int:
+    """How many tasks ran in-process because the broker was unreachable (metrics)."""
+    return _fallbacks["count"]
+
+
+def broker_reset() -> None:
+    """Forget a broker failure (tests that bring the broker back)."""
+    _broker.down_until = 0.0
+
+
+def enqueue_on_commit(task, **kwargs) -> None:
+    """``send_or_run(task, kwargs)`` once the current transaction (on the alias the
+    current code writes to) commits; immediately when no transaction is open."""
+    tenancy.on_commit(lambda: send_or_run(task, kwargs))

@@ -11,6 +11,7 @@ api_v1 = [
     path("", include("models_catalog.urls")),
     path("", include("configuration.urls")),
     path("", include("localization.urls")),
+    path("", include("billing.urls")),
 ]
 
 urlpatterns = [

@@ -123,3 +123,22 @@ def test_tasks_bind_to_the_project_celery_app_though_radiant_loads_it_lazily():
     result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_DIR, env=env, capture_output=True, text=True)
 
     assert result.stdout.split() == ["True", "radiant", "True"], result.stderr
+
+
+def test_billing_and_audit_jobs_run_as_scheduled_events(make_tenant):
+    from decimal import Decimal
+
+    from billing.models import CreditHold
+    from billing.services import credits_grant, hold_reserve
+    from radiant.tenancy import tenant_scope
+
+    tenant = make_tenant("jobs")
+    credits_grant(tenant=tenant, amount="3", reason="test", operator="pytest")
+    with tenant_scope(tenant.id):
+        hold = hold_reserve(tenant_id=tenant.id, amount=Decimal("2"), ttl=timedelta(microseconds=1))
+    event = {"detail-type": "Scheduled Event"}
+
+    assert jobs.release_expired_holds(event, None) == {"job": "release_expired_holds", "released": 1}
+    assert CreditHold.all_tenants.get(pk=hold.pk).status == "expired"
+    assert jobs.purge_idempotency_keys(event, None) == {"job": "purge_idempotency_keys", "deleted": 0}
+    assert jobs.ensure_audit_partitions(event, None)["job"] == "ensure_audit_partitions"

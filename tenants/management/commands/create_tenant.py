@@ -1,3 +1,6 @@
+from django.db import transaction
+
+from billing.services import credits_grant
 from radiant.commands import JsonCommand
 from tenants.services import tenant_create
 
@@ -12,7 +15,11 @@ class Command(JsonCommand):
         parser.add_argument("--rps", type=int)
         parser.add_argument("--burst", type=int)
         parser.add_argument("--daily", type=int)
+        parser.add_argument("--credits", help="prepaid credits to start with (a decimal)")
 
-    def run(self, *, slug, name, tier, rps, burst, daily, **_):
-        tenant = tenant_create(slug=slug, name=name, tier=tier, rps=rps, burst=burst, daily=daily)
+    def run(self, *, slug, name, tier, rps, burst, daily, credits, **_):
+        with transaction.atomic():
+            tenant = tenant_create(slug=slug, name=name, tier=tier, rps=rps, burst=burst, daily=daily)
+            if credits is not None:
+                credits_grant(tenant=tenant, amount=credits, reason="initial credits", operator=self.operator())
         return {"id": str(tenant.id), "slug": tenant.slug, "tier": tenant.tier.name}

@@ -1,0 +1,349 @@
+"""Writes to the credit ledger. Keyword-only; every balance change is a new ledger row.
+
+Every change goes through one conditional ``UPDATE`` of the tenant's account row
+(``… WHERE balance - held >= needed``), which takes the account's next ``seq``. There is
+no read-modify-write: two concurrent charges cannot both see the same balance, because the
+second one's ``UPDATE`` waits for the first's row lock and then re-checks its condition
+against the committed balance (PostgreSQL's READ COMMITTED re-evaluation). No SERIALIZABLE
+retries, no advisory locks.
+
+On PostgreSQL a usage charge is a single statement: the account ``UPDATE … RETURNING`` and
+the ledger ``INSERT`` in one CTE, one round trip. Elsewhere (the embedded SQLite default)
+the same steps run through the ORM inside one transaction, which SQLite serialises.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db import IntegrityError, connections
+from django.db.models import F
+from django.utils import timezone
+
+from audit.services import audit_record
+from billing.models import ZERO, CreditAccount, CreditHold, CreditTransaction
+from radiant import tenancy
+from radiant.problems import HoldNotOpen, InsufficientCredits
+
+NINE_PLACES = Decimal("1e-9")
+# Upper bound of one amount an operator may grant or adjust by (the column holds 11 digits
+# before the point; a typo of a few zeros must not get near it).
+MAX_MANUAL_AMOUNT = Decimal("1000000000")
+# How long a hold lives when the caller does not say (the gateway's longest call, and then some).
+DEFAULT_HOLD_TTL = timedelta(minutes=15)
+MAX_HOLD_TTL = timedelta(days=1)
+
+
+class BillingError(ValueError):
+    """An operator asked for something the ledger cannot do; the message says why."""
+
+
+def usage_cost(*, input_tokens: int, output_tokens: int, input_price_per_1k: Decimal, output_price_per_1k: Decimal) -> Decimal:
+    """tokens / 1000 × price, summed. Exact: prices have 6 decimals, so costs have at most 9."""
+    cost = (Decimal(input_tokens) * input_price_per_1k + Decimal(output_tokens) * output_price_per_1k).scaleb(-3)
+    exact = cost.quantize(NINE_PLACES)
+    if exact != cost:  # a price with more than 6 decimals slipped past the catalog's column
+        raise ValueError(f"cost {cost} is not exact at 9 decimals")
+    return exact
+
+
+# --- the account row: the one place balances change --------------------------------------
+
+
+@dataclass(frozen=True)
+class _After:
+    seq: int
+    balance: Decimal
+    held: Decimal
+
+
+def _accounts(tenant_id):
+    """Inside a tenant scope, the scoped manager (RLS-bound on PostgreSQL); outside, the
+    operator's. Either way one tenant's row."""
+    manager = CreditAccount.objects if tenancy.current_tenant_id() else CreditAccount.all_tenants
+    return manager.filter(tenant_id=tenant_id)
+
+
+def _move(*, tenant_id, amount: Decimal, held_change: Decimal, needed: Decimal | None, rows: int = 1) -> _After | None:
+    """Change the account by ``amount`` / ``held_change`` if ``balance - held >= needed``.
+
+    Returns the account after the change, or None if the condition did not hold (nothing
+    changed). Must run inside a transaction: the row stays locked until it ends, so the
+    read-back is this change's result, not a later one's.
+    """
+    accounts = _accounts(tenant_id)
+    if needed is not None:
+        accounts = accounts.filter(balance__gte=F("held") + needed)
+    changed = accounts.update(
+        balance=F("balance") + amount, held=F("held") + held_change, seq=F("seq") + rows, updated_at=timezone.now()
+    )
+    if not changed:
+        return None
+    seq, balance, held = _accounts(tenant_id).values_list("seq", "balance", "held").get()
+    return _After(seq=seq, balance=balance, held=held)
+
+
+def _ledger_row(*, tenant_id, after: _After, seq: int | None = None, **fields) -> CreditTransaction:
+    manager = CreditTransaction.objects if tenancy.current_tenant_id() else CreditTransaction.all_tenants
+    return manager.create(
+        tenant_id=tenant_id,
+        seq=after.seq if seq is None else seq,
+        balance_after=after.balance,
+        held_after=after.held,
+        **fields,
+    )
+
+
+def _manager_for(model):
+    return model.objects if tenancy.current_tenant_id() else model.all_tenants
+
+
+# --- usage ---------------------------------------------------------------------------------
+
+
+_CHARGE_SQL = """
+WITH account AS (
+    UPDATE credit_accounts
+       SET balance = balance - %(cost)s::numeric, seq = seq + 1, updated_at = now()
+     WHERE tenant_id = %(tenant_id)s AND balance - held >= %(cost)s::numeric
+ RETURNING tenant_id, seq, balance, held
+)
+INSERT INTO credit_transactions (
+    id, tenant_id, seq, type, amount, held_change, balance_after, held_after,
+    model_slug, input_tokens, output_tokens, input_price_per_1k, output_price_per_1k,
+    hold_id, operator, reason, request_id, created_at
+)
+SELECT %(id)s, tenant_id, seq, 'usage', %(amount)s::numeric, 0, balance, held,
+       %(model_slug)s, %(input_tokens)s, %(output_tokens)s, %(input_price)s::numeric, %(output_price)s::numeric,
+       NULL, '', '', %(request_id)s, now()
+  FROM account
+RETURNING seq, balance_after, held_after, created_at
+"""
+
+
+def usage_charge(*, tenant_id, model, input_tokens: int, output_tokens: int, request_id: str = "") -> CreditTransaction:
+    """Charge a model call at the catalog's current prices. Raises InsufficientCredits
+    (nothing written) when the available balance does not cover it."""
+    cost = usage_cost(
+        input_tokens=input_tokens, output_tokens=output_tokens,
+        input_price_per_1k=model.input_cost_per_1k, output_price_per_1k=model.output_cost_per_1k,
+    )
+    row = CreditTransaction(
+        id=uuid.uuid4(), tenant_id=tenant_id, type=CreditTransaction.Type.USAGE, amount=-cost,
+        held_change=ZERO, model_slug=model.slug, input_tokens=input_tokens, output_tokens=output_tokens,
+        input_price_per_1k=model.input_cost_per_1k, output_price_per_1k=model.output_cost_per_1k,
+        request_id=request_id,
+    )
+    connection = connections[tenancy.db_alias()]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_CHARGE_SQL, {
+                "id": row.id, "tenant_id": tenant_id, "cost": cost, "amount": -cost,
+                "model_slug": model.slug, "input_tokens": input_tokens, "output_tokens": output_tokens,
+                "input_price": model.input_cost_per_1k, "output_price": model.output_cost_per_1k,
+                "request_id": request_id,
+            })
+            result = cursor.fetchone()
+        if result is None:
+            raise InsufficientCredits(f"This call costs {cost} credits; not enough are available.")
+        row.seq, row.balance_after, row.held_after, row.created_at = result
+    else:
+        with tenancy.atomic():
+            after = _move(tenant_id=tenant_id, amount=-cost, held_change=ZERO, needed=cost)
+            if after is None:
+                raise InsufficientCredits(f"This call costs {cost} credits; not enough are available.")
+            row.seq, row.balance_after, row.held_after = after.seq, after.balance, after.held
+            row.save(force_insert=True, using=tenancy.db_alias())
+            row.refresh_from_db(fields=["created_at"])
+    audit_record(
+        action="credits.usage", obj=row, tenant_id=tenant_id,
+        changes={"balance": [str(row.balance_after + cost), str(row.balance_after)]},
+    )
+    return row
+
+
+# --- operator entries: grant, refund, adjustment ------------------------------------------
+
+
+def _manual_amount(amount, *, signed: bool) -> Decimal:
+    try:
+        value = Decimal(str(amount))
+    except Exception as exc:
+        raise BillingError(f"amount {amount!r} is not a decimal number") from exc
+    if not value.is_finite():
+        raise BillingError("the amount must be a finite number")
+    if abs(value) > MAX_MANUAL_AMOUNT:
+        raise BillingError(f"the amount must be at most {MAX_MANUAL_AMOUNT} in size")
+    if value != value.quantize(NINE_PLACES):
+        raise BillingError("the amount has more than 9 decimals")
+    if signed and value == 0:
+        raise BillingError("an adjustment of zero changes nothing")
+    if not signed and value <= 0:
+        raise BillingError("the amount must be greater than zero")
+    return value.quantize(NINE_PLACES)
+
+
+def account_open(*, tenant, currency: str = "credits") -> CreditAccount:
+    """The tenant's account, created empty if it has none (operator path)."""
+    try:
+        account, _ = CreditAccount.all_tenants.get_or_create(tenant=tenant, defaults={"currency": currency})
+    except IntegrityError:  # opened concurrently
+        account = CreditAccount.all_tenants.get(tenant=tenant)
+    return account
+
+
+def _manual_entry(*, tenant, type: str, amount: Decimal, reason: str, operator: str, signed: bool) -> CreditTransaction:
+    if not (reason or "").strip():
+        raise BillingError("a reason is required")
+    if not (operator or "").strip():
+        raise BillingError("the operator is required")
+    value = _manual_amount(amount, signed=signed)
+    account = account_open(tenant=tenant)
+    with tenancy.atomic():
+        # A negative adjustment may not take credits that open holds have reserved.
+        needed = -value if value < 0 else None
+        after = _move(tenant_id=tenant.pk, amount=value, held_change=ZERO, needed=needed)
+        if after is None:
+            raise BillingError(f"cannot adjust by {value}: only {account.available} is available")
+        row = _ledger_row(
+            tenant_id=tenant.pk, after=after, type=type, amount=value, reason=reason.strip(), operator=operator,
+        )
+        audit_record(
+            action=f"credits.{type}", tenant_id=tenant.pk, obj=row,
+            changes={"balance": [str(after.balance - value), str(after.balance)]},
+        )
+    return row
+
+
+def credits_grant(*, tenant, amount, reason: str, operator: str) -> CreditTransaction:
+    """Add prepaid credits to ``tenant`` (a purchase, a promotion)."""
+    return _manual_entry(tenant=tenant, type=CreditTransaction.Type.GRANT, amount=amount, reason=reason, operator=operator, signed=False)
+
+
+def credits_refund(*, tenant, amount, reason: str, operator: str) -> CreditTransaction:
+    """Give credits back for usage that should not have been charged."""
+    return _manual_entry(tenant=tenant, type=CreditTransaction.Type.REFUND, amount=amount, reason=reason, operator=operator, signed=False)
+
+
+def credits_adjust(*, tenant, amount, reason: str, operator: str) -> CreditTransaction:
+    """A signed correction. A negative one never takes more than the available balance."""
+    return _manual_entry(tenant=tenant, type=CreditTransaction.Type.ADJUSTMENT, amount=amount, reason=reason, operator=operator, signed=True)
+
+
+# --- holds ---------------------------------------------------------------------------------
+
+
+def hold_reserve(*, tenant_id, amount: Decimal, ttl: timedelta = DEFAULT_HOLD_TTL, request_id: str = "") -> CreditHold:
+    """Reserve ``amount`` of the available credits until settled, voided or expired."""
+    amount = Decimal(amount)
+    if not amount.is_finite() or amount <= 0 or amount != amount.quantize(NINE_PLACES):
+        raise ValueError("a hold amount is positive with at most 9 decimals")
+    if not timedelta(0) < ttl <= MAX_HOLD_TTL:
+        raise ValueError(f"a hold lives more than 0 s and at most {MAX_HOLD_TTL}")
+    with tenancy.atomic():
+        after = _move(tenant_id=tenant_id, amount=ZERO, held_change=amount, needed=amount)
+        if after is None:
+            raise InsufficientCredits(f"A hold of {amount} credits is more than is available.")
+        hold = _manager_for(CreditHold).create(
+            tenant_id=tenant_id, amount=amount, expires_at=timezone.now() + ttl,
+        )
+        _ledger_row(
+            tenant_id=tenant_id, after=after, type=CreditTransaction.Type.HOLD, amount=ZERO,
+            held_change=amount, hold=hold, request_id=request_id,
+        )
+    return hold
+
+
+def _close(*, tenant_id, hold_id, status: str, now: datetime, live: bool) -> Decimal | None:
+    """Move an open hold to ``status``; the hold's amount, or None if it was not open (or,
+    with ``live``, already past its expiry; without it, not yet past it)."""
+    holds = _manager_for(CreditHold).filter(tenant_id=tenant_id, id=hold_id, status=CreditHold.Status.OPEN)
+    holds = holds.filter(expires_at__gt=now) if live else holds.filter(expires_at__lte=now)
+    amount = holds.values_list("amount", flat=True).first()
+    if amount is None:
+        return None
+    # The conditional update is what decides: of concurrent settle/void/sweep, one wins.
+    if not holds.update(status=status, closed_at=now):
+        return None
+    audit_record(
+        action=f"credithold.{status}", tenant_id=tenant_id, object_type="billing.credithold",
+        object_id=str(hold_id), changes={"status": [CreditHold.Status.OPEN.value, status]},
+    )
+    return amount
+
+
+def hold_settle(*, tenant_id, hold_id, cost: Decimal, request_id: str = "", **usage) -> CreditTransaction:
+    """Charge ``cost`` (at most the hold's amount) and release the rest of the hold.
+
+    Writes a ``usage`` row for the charge and, when less than the hold was used, a
+    ``hold_release`` row for the remainder. ``usage`` may carry the model and token fields.
+    """
+    cost = Decimal(cost)
+    if not cost.is_finite() or cost < 0 or cost != cost.quantize(NINE_PLACES):
+        raise ValueError("a cost is non-negative with at most 9 decimals")
+    now = timezone.now()
+    with tenancy.atomic():
+        amount = _close(tenant_id=tenant_id, hold_id=hold_id, status=CreditHold.Status.SETTLED, now=now, live=True)
+        if amount is None:
+            raise HoldNotOpen("This hold was already settled, voided or has expired.")
+        charged = min(cost, amount)
+        rest = amount - charged
+        _manager_for(CreditHold).filter(id=hold_id).update(charged=charged)
+        rows = 2 if rest else 1
+        # The hold's credits were already reserved: settling never needs more available.
+        after = _move(tenant_id=tenant_id, amount=-charged, held_change=-amount, needed=None, rows=rows)
+        usage_row = _ledger_row(
+            tenant_id=tenant_id, after=_After(after.seq - rows + 1, after.balance, after.held + rest),
+            type=CreditTransaction.Type.USAGE, amount=-charged, held_change=-charged, hold_id=hold_id,
+            request_id=request_id, **usage,
+        )
+        if rest:
+            _ledger_row(
+                tenant_id=tenant_id, after=after, type=CreditTransaction.Type.HOLD_RELEASE, amount=ZERO,
+                held_change=-rest, hold_id=hold_id, request_id=request_id,
+            )
+    return usage_row
+
+
+def _release(*, tenant_id, hold_id, status: str, live: bool, request_id: str = "") -> CreditTransaction | None:
+    now = timezone.now()
+    with tenancy.atomic():
+        amount = _close(tenant_id=tenant_id, hold_id=hold_id, status=status, now=now, live=live)
+        if amount is None:
+            return None
+        after = _move(tenant_id=tenant_id, amount=ZERO, held_change=-amount, needed=None)
+        return _ledger_row(
+            tenant_id=tenant_id, after=after, type=CreditTransaction.Type.HOLD_RELEASE, amount=ZERO,
+            held_change=-amount, hold_id=hold_id, request_id=request_id,
+        )
+
+
+def hold_void(*, tenant_id, hold_id, request_id: str = "") -> CreditTransaction:
+    """Release all of an open hold (the call was not made, or failed before any cost)."""
+    row = _release(tenant_id=tenant_id, hold_id=hold_id, status=CreditHold.Status.VOIDED, live=True, request_id=request_id)
+    if row is None:
+        raise HoldNotOpen("This hold was already settled, voided or has expired.")
+    return row
+
+
+def holds_expire(*, now: datetime | None = None, batch: int = 500) -> int:
+    """Release every open hold past its expiry (operator job, all tenants). Returns how many.
+
+    Each hold is closed in its own short transaction, with the same conditional update as
+    settle and void, so a hold being settled at this moment is released by exactly one.
+    """
+    now = now or timezone.now()
+    released = 0
+    while True:
+        due = list(
+            CreditHold.all_tenants.filter(status=CreditHold.Status.OPEN, expires_at__lte=now)
+            .order_by("expires_at").values_list("tenant_id", "id")[:batch]
+        )
+        for tenant_id, hold_id in due:
+            if _release(tenant_id=tenant_id, hold_id=hold_id, status=CreditHold.Status.EXPIRED, live=False):
+                released += 1
+        if len(due) < batch:
+            return released

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from billing.models import ZERO, CreditAccount, CreditHold, CreditTransaction
-from radiant import tenancy
+from radiant import metrics, tenancy
 from radiant.problems import HoldNotOpen, InsufficientCredits
 
 NINE_PLACES = Decimal("1e-9")
@@ -39,6 +39,12 @@ MAX_HOLD_TTL = timedelta(days=1)
 
 class BillingError(ValueError):
     """An operator asked for something the ledger cannot do; the message says why."""
+
+
+def _not_enough(message: str) -> InsufficientCredits:
+    """The 402 to raise, counted (a refusal, not a replay of one)."""
+    metrics.insufficient_credits()
+    return InsufficientCredits(message)
 
 
 def usage_cost(*, input_tokens: int, output_tokens: int, input_price_per_1k: Decimal, output_price_per_1k: Decimal) -> Decimal:
@@ -148,13 +154,13 @@ def usage_charge(*, tenant_id, model, input_tokens: int, output_tokens: int, req
             })
             result = cursor.fetchone()
         if result is None:
-            raise InsufficientCredits(f"This call costs {cost} credits; not enough are available.")
+            raise _not_enough(f"This call costs {cost} credits; not enough are available.")
         row.seq, row.balance_after, row.held_after, row.created_at = result
     else:
         with tenancy.atomic():
             after = _move(tenant_id=tenant_id, amount=-cost, held_change=ZERO, needed=cost)
             if after is None:
-                raise InsufficientCredits(f"This call costs {cost} credits; not enough are available.")
+                raise _not_enough(f"This call costs {cost} credits; not enough are available.")
             row.seq, row.balance_after, row.held_after = after.seq, after.balance, after.held
             row.save(force_insert=True, using=tenancy.db_alias())
             row.refresh_from_db(fields=["created_at"])
@@ -162,6 +168,7 @@ def usage_charge(*, tenant_id, model, input_tokens: int, output_tokens: int, req
         action="credits.usage", obj=row, tenant_id=tenant_id,
         changes={"balance": [str(row.balance_after + cost), str(row.balance_after)]},
     )
+    metrics.credits_charged(cost)
     return row
 
 
@@ -246,7 +253,7 @@ def hold_reserve(*, tenant_id, amount: Decimal, ttl: timedelta = DEFAULT_HOLD_TT
     with tenancy.atomic():
         after = _move(tenant_id=tenant_id, amount=ZERO, held_change=amount, needed=amount)
         if after is None:
-            raise InsufficientCredits(f"A hold of {amount} credits is more than is available.")
+            raise _not_enough(f"A hold of {amount} credits is more than is available.")
         hold = _manager_for(CreditHold).create(
             tenant_id=tenant_id, amount=amount, expires_at=timezone.now() + ttl,
         )
@@ -305,6 +312,7 @@ def hold_settle(*, tenant_id, hold_id, cost: Decimal, request_id: str = "", **us
                 tenant_id=tenant_id, after=after, type=CreditTransaction.Type.HOLD_RELEASE, amount=ZERO,
                 held_change=-rest, hold_id=hold_id, request_id=request_id,
             )
+    metrics.credits_charged(charged)
     return usage_row
 
 

@@ -1,11 +1,14 @@
 """Celery tasks that act for a tenant take its id and run inside its scope."""
 
 import functools
+import logging
+import threading
+import time
 import uuid
 
 from celery import shared_task
 
-from radiant import tenancy
+from radiant import metrics, tenancy
 from radiant.actors import acting_as
 from radiant.celery import app as _celery_app  # noqa: F401  tasks bind to the project's app
 
@@ -48,10 +51,6 @@ def tenant_task(*task_args, **task_options):
 # right here instead. After a failure the broker is skipped for BROKER_BACKOFF seconds, so
 # while it stays down each request pays for one direct write, not for a connect attempt.
 
-import logging  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-
 logger = logging.getLogger("radiant.tasks")
 
 BROKER_BACKOFF = 5.0
@@ -74,6 +73,8 @@ def send_or_run(task, kwargs: dict) -> bool:
             logger.warning("broker unavailable (%s); running %s directly", type(exc).__name__, task.name)
     if not _celery_app.conf.task_always_eager:
         _fallbacks["count"] += 1
+        # What this seam carries is records that must not be lost (the audit log's).
+        metrics.audit_fallback()
     task(**kwargs)
     return False
 

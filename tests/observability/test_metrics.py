@@ -155,3 +155,23 @@ def test_without_a_token_the_endpoint_does_not_exist(settings, tenant, api_clien
 
     assert APIClient().get("/metrics").status_code == 404
     assert api_client_for(tenant).get("/metrics").status_code == 404
+
+
+def test_charges_and_refusals_are_counted(scrape, make_tenant, api_client_for):
+    from decimal import Decimal
+
+    from billing.services import credits_grant
+
+    make_model("gpt-4o", input_cost_per_1k=Decimal("0.0025"), output_cost_per_1k=Decimal("0.01"))
+    tenant = make_tenant(tier="enterprise")
+    credits_grant(tenant=tenant, amount=Decimal("0.01"), reason="test funds", operator="pytest")
+    client = api_client_for(tenant)
+    call = {"model": "gpt-4o", "input_tokens": 1000, "output_tokens": 500}  # costs 0.0075
+    before = scrape()
+
+    assert client.post("/api/v1/usage", call, format="json").status_code == 201
+    assert client.post("/api/v1/usage", call, format="json").status_code == 402  # 0.0025 left
+    after = scrape()
+
+    assert value(after, "radiant_credits_charged_total") - value(before, "radiant_credits_charged_total") == 0.0075
+    assert value(after, "radiant_insufficient_credits_total") - value(before, "radiant_insufficient_credits_total") == 1

@@ -31,7 +31,7 @@ worker: install
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles build
 
-# --- rate limits (issue 4): throttling on vs off, same run (needs DATABASE_URL, REDIS_URL) ---
+# --- rate limits: throttling on vs off, same run (needs DATABASE_URL, REDIS_URL) ---
 .PHONY: bench-throttle
 bench-throttle: install
 	$(PY) -m bench.throttle_overhead $(BENCH_ARGS)
@@ -67,7 +67,7 @@ BENCH_RUNS ?= 5
 bench-cold: package
 	$(LAMBDA_VENV)/bin/python bench/cold_start.py --archive $(LAMBDA_ZIP) --runs $(BENCH_RUNS)
 
-# --- hot read path (issue 5; docs/PERFORMANCE.md) ----------------------------------------
+# --- hot read path (docs/PERFORMANCE.md) ----------------------------------------
 # `make bench`: the app and a bare Django floor under identical gunicorns, wrk at 16
 # connections, table + bench-results/latest.json (DATABASE_URL/REDIS_URL, or its own);
 # then the request log and metrics on vs off for GET models (bench/observability.py) and a

@@ -1,4 +1,4 @@
-"""``make profile``: where a warm request of the hot path spends its time (issue 5).
+"""``make profile``: where a warm request of the hot path spends its time.
 
     python -m bench.profile [--path /api/v1/models] [--requests 3000]
 

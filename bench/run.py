@@ -1,4 +1,4 @@
-"""``make bench``: the hot read path under load, as a ratio to a bare Django floor (issue 5).
+"""``make bench``: the hot read path under load, as a ratio to a bare Django floor.
 
     python -m bench.run [--duration 8] [--warmup 2] [--out bench-results/latest.json]
 
@@ -54,7 +54,7 @@ SLUG = "bench"
 USAGE_KEYS: dict = {}  # filled by prepare(): the usage targets' tenants' keys
 HUGE = 1_000_000_000
 
-# Goal of issue 5 for GET models, and the seed's targets (DESIGN.md §10).
+# The goal for GET models, and the seed's targets (DESIGN.md §10).
 GOAL_RATIO, GOAL_P99_MS = 0.5, 25.0
 SEED_RPS, SEED_P50_MS, SEED_P95_MS, SEED_P99_MS, SEED_ERROR_RATE = 2000, 50, 200, 500, 0.001
 

@@ -1,5 +1,5 @@
 """What rate limiting costs per request: the same authenticated endpoint served with the
-limiter on and off, in one run, as a throughput ratio (issue 4; goal: ≤ 10 % cost).
+limiter on and off, in one run, as a throughput ratio (goal: ≤ 10 % cost).
 
     DATABASE_URL=postgres://... REDIS_URL=redis://... python -m bench.throttle_overhead
 

@@ -49,7 +49,7 @@ class TenantAPIView(APIView):
         "authentication_classes", "permission_classes",
     )
 
-    # --- rate limits (issue 4, radiant/throttling.py) ---------------------------------
+    # --- rate limits (radiant/throttling.py) ---------------------------------
     # The tenant's token bucket and daily quota, checked before the permission check so
     # every authenticated response (a suspended tenant's 403 too) carries the headers.
     throttle_classes = [TenantRateThrottle]
@@ -69,9 +69,8 @@ class TenantAPIView(APIView):
         response = super().finalize_response(request, response, *args, **kwargs)
         apply_ratelimit_headers(request, response)
         return response
-    # --- end rate limits ----------------------------------------------------------------
 
-    # --- the hot read path (issue 5; radiant/cache.py, radiant/throttling.py) -----------
+    # --- the hot read path (radiant/cache.py, radiant/throttling.py) -----------
     def cache_plan(self, request, tenant_id):
         """The ``radiant.cache.Plan`` a cached GET handler will serve for ``tenant_id``, or
         None.
@@ -103,7 +102,6 @@ class TenantAPIView(APIView):
         if planned is not None and planned[1] is not None and planned[0] == str(tenant_id):
             return planned[1]
         return self.cache_plan(request, tenant_id)
-    # --- end hot read path ----------------------------------------------------------------
 
     # --- lists ----------------------------------------------------------------------------
     pagination: "_pagination.CursorPagination | None" = None

@@ -117,7 +117,7 @@ def _now() -> float:
 
 def token() -> int:
     """A new version token: random (never a counter, see above), and an integer, which
-    django-redis stores as its digits, so a Lua script can compare it (issue 5: the
+    django-redis stores as its digits, so a Lua script can compare it (the
     throttle script checks a tenant's auth generation)."""
     return secrets.randbits(62)
 
@@ -287,7 +287,7 @@ def serve(request, plan: Plan, build: Callable[[], Any]) -> HttpResponse:
     return respond(request, payload, plan)
 
 
-# --- the hot read path (issue 5; docs/PERFORMANCE.md) ------------------------------------------
+# --- the hot read path (docs/PERFORMANCE.md) ------------------------------------------
 #
 # A warm GET makes one round trip to Redis: one write carries the throttle script (which
 # also confirms the key's auth row, see tenants/selectors.py), the MGET of the response's

@@ -14,11 +14,11 @@ def auth_touched(key_hash: str) -> str:
 def auth_generation(tenant_id) -> str:
     """The current generation of a tenant's cached auth entries; replaced on any change to
     the tenant, its keys or its tier. Its tenant id is a Redis Cluster hash tag, like the
-    rate-limit keys', so the throttle script may check it (issue 5)."""
+    rate-limit keys', so the throttle script may check it."""
     return f"auth:{{{tenant_id}}}:generation"
 
 
-# --- catalog, configuration, translations (issue 3) -------------------------------------
+# --- catalog, configuration, translations -------------------------------------
 #
 # DESIGN.md §6 names and TTLs (seconds). A payload entry holds the rendered JSON response
 # for one (tenant, resource) and the version tokens it was built under; a version key is
@@ -89,7 +89,7 @@ def rebuild_lock(key) -> str:
     return f"lock:{key}"
 
 
-# --- rate limits (issue 4, radiant/throttling.py) -------------------------------------
+# --- rate limits (radiant/throttling.py) -------------------------------------
 # The tenant id is a Redis Cluster hash tag (``{...}``): a tenant's bucket key and its
 # daily-quota key hash to one slot, so the one Lua script that checks both may touch both.
 

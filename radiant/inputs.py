@@ -21,7 +21,7 @@ def query_input(serializer_class, request) -> dict:
     Validated once per request and serializer (a view may need its filters before its
     handler runs, see ``TenantAPIView.cache_plan``). An empty query string against a
     serializer whose fields are all optional without defaults is ``{}`` without building
-    the serializer (issue 5: building one deep-copies its fields on every request).
+    the serializer (building one deep-copies its fields on every request).
     """
     memo = request.__dict__.setdefault("_radiant_query_inputs", {})
     if serializer_class not in memo:

@@ -1,4 +1,4 @@
-"""The tenant API's own lane through the middleware stack (issue 5: the hot read path).
+"""The tenant API's own lane through the middleware stack (the hot read path).
 
 Every request to ``/api/v1/`` is authenticated by API key, never by cookie. The middleware
 that exists for browsers (static files, sessions, Django's user, messages, CSRF) has nothing

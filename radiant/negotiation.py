@@ -1,4 +1,4 @@
-"""DRF content negotiation with a shortcut for what API clients actually send (issue 5).
+"""DRF content negotiation with a shortcut for what API clients actually send.
 
 Nearly every request carries no ``Accept`` header, ``*/*`` (curl, most HTTP libraries) or
 ``application/json``; for those the answer is known without parsing anything: the view's

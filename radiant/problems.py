@@ -63,7 +63,7 @@ class PayloadTooLarge(Problem):
     title = "Request body too large"
 
 
-# --- rate limits (issue 4, radiant/throttling.py) -------------------------------------
+# --- rate limits (radiant/throttling.py) -------------------------------------
 
 
 class RateLimited(Problem):

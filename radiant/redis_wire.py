@@ -1,4 +1,4 @@
-"""One round trip to the cache's Redis, on a connection this thread keeps (issue 5).
+"""One round trip to the cache's Redis, on a connection this thread keeps.
 
 A warm tenant GET makes two round trips to Redis (authentication's MGET; the throttle
 script with the response's MGET). Through redis-py's client API each one also pays for

@@ -67,7 +67,7 @@ INSTALLED_APPS = [
     "tenants",
     "models_catalog",
     "billing",
-    # catalog, configuration and translations (issue 3)
+    # catalog, configuration and translations
     "configuration",
     "localization",
     "axes",
@@ -249,7 +249,7 @@ else:
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 SESSION_COOKIE_AGE = 24 * 60 * 60
 
-# Sessions (issue 3): with Redis they live in the cache only, as "session:<session key>"
+# Sessions: with Redis they live in the cache only, as "session:<session key>"
 # with a 24 h TTL (DESIGN.md §6); the embedded default keeps cached_db, so admin logins
 # survive a restart that empties the local-memory cache.
 if REDIS_URL:
@@ -318,7 +318,7 @@ SPECTACULAR_SETTINGS = {
 # How often an API key's last_used_at is written (seconds); reads never wait for it.
 API_KEY_TOUCH_INTERVAL = env_int("API_KEY_TOUCH_INTERVAL", 60)
 
-# --- rate limits (issue 4, radiant/throttling.py) ----------------------------------------
+# --- rate limits (radiant/throttling.py) ----------------------------------------
 # Tenants: token bucket + daily quota from their tier or overrides (DESIGN.md §5).
 RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", default=True)
 # Redis unreachable: admit unchecked (logged, counted) or answer 503 service_unavailable.
@@ -381,7 +381,7 @@ LOGGING = {
         "radiant.request": {"level": "INFO" if REQUEST_LOG else "WARNING"},
     },
 }
-# --- Lambda / API Gateway (issue 6; docs/DEPLOY.md) -----------------------------------
+# --- Lambda / API Gateway (docs/DEPLOY.md) -----------------------------------
 #
 # Zappa's handler turns API Gateway events into WSGI requests. For requests to the
 # execute-api host it sets SCRIPT_NAME to "/<stage>" (behind a custom domain, to ""), and
@@ -410,7 +410,7 @@ if PRODUCTION:
 # (tenants still see them in their key list), then deleted.
 API_KEY_RETENTION_DAYS = env_int("API_KEY_RETENTION_DAYS", 90)
 
-# --- the hot read path (issue 5; docs/PERFORMANCE.md) ----------------------------------
+# --- the hot read path (docs/PERFORMANCE.md) ----------------------------------
 # /api/v1/ requests skip the browser-only middleware (radiant/middleware.py says why), and
 # DRF's content negotiation answers the common Accept headers without parsing them.
 MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "radiant.middleware.ApiLane")

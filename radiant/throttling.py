@@ -97,11 +97,11 @@ BUCKET_KEY_GRACE_MS = 1_000  # milliseconds a bucket outlives the moment it is f
 
 # reasons, as the script returns them
 ADMITTED, BUCKET_EMPTY, QUOTA_SPENT = 0, 1, 2
-AUTH_STALE = 3  # issue 5: the caller's auth row is out of date; nothing was counted
+AUTH_STALE = 3  # the caller's auth row is out of date; nothing was counted
 
 # KEYS[1] bucket hash {t = tokens (millionths), u = last update (µs, Redis TIME)}
 # KEYS[2] daily hash {d = UTC day number, n = requests admitted that day}; only with a quota
-# KEYS[#KEYS] the tenant's auth generation, only with ARGV[4] (issue 5)
+# KEYS[#KEYS] the tenant's auth generation, only with ARGV[4]
 # ARGV    rate (tokens/s), burst (tokens), daily quota (0: none)
 #         [, the auth generation the caller's key was read under]
 # returns {reason, whole tokens left, µs until full, µs until next token, used today,
@@ -283,7 +283,7 @@ class RedisLimiter:
         return result
 
     def check_and_read(self, bucket_key, daily_key, *, rate, burst, quota=None, read=(), generation=None):
-        """``check()`` and reads of cache keys in ONE round trip (issue 5).
+        """``check()`` and reads of cache keys in ONE round trip.
 
         ``read`` is a list of key groups, each read with one MGET. All commands go in one
         write (``radiant.redis_wire``; like a pipeline, not a transaction: the script is
@@ -482,7 +482,7 @@ def tenant_check(principal, *, scope: str = DEFAULT_SCOPE) -> Decision | None:
 
 def tenant_check_and_read(principal, read, *, scope: str = DEFAULT_SCOPE) -> tuple[Decision | None, dict | None]:
     """``tenant_check`` and, where the limiter is Redis, reads of the cache key groups
-    ``read`` in the same round trip (issue 5). Returns ``(decision, values)``; ``values`` (as
+    ``read`` in the same round trip. Returns ``(decision, values)``; ``values`` (as
     ``cache.get_many`` returns them) is None when they were not read: the in-process
     limiter, or the read failed, or the limiter is unreachable."""
     backend = limiter()
@@ -537,7 +537,7 @@ class TenantRateThrottle(BaseThrottle):
             plan = _cache_plan(view, request, principal.tenant_id)
             if plan is None:
                 decision = tenant_check(principal, scope=scope)
-            else:  # issue 5: the response's cache keys ride along with the check
+            else:  # the response's cache keys ride along with the check
                 decision, values = tenant_check_and_read(principal, [plan.keys], scope=scope)
                 if values is not None:
                     response_cache.prefetched(request, plan.keys, values)
@@ -567,7 +567,7 @@ def _cache_plan(view, request, tenant_id):
 _PLAN = "_radiant_cache_plan"
 
 
-# --- one round trip for a warm request (issue 5) ---------------------------------------------
+# --- one round trip for a warm request ---------------------------------------------
 #
 # Authentication remembers keys it has seen (tenants/selectors.py); such a key is only
 # trusted once Redis confirms its tenant's auth generation has not moved. ``confirmer``

@@ -7,7 +7,7 @@ from radiant.problems import PROBLEM_CONTENT_TYPE, json_problem
 
 api_v1 = [
     path("", include("tenants.urls")),
-    # catalog, configuration and translations (issue 3)
+    # catalog, configuration and translations
     path("", include("models_catalog.urls")),
     path("", include("configuration.urls")),
     path("", include("localization.urls")),

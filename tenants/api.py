@@ -29,7 +29,7 @@ class TenantView(TenantAPIView):
     @extend_schema(responses=OutputSerializer)
     def get(self, request):
         # What OutputSerializer renders (it documents the schema), built and rendered
-        # directly (issue 5): this endpoint is on every client's hot path, and the nested
+        # directly: this endpoint is on every client's hot path, and the nested
         # serializer and DRF's response rendering cost more than everything else it does.
         # JSON is the API's only renderer; content negotiation has already refused others.
         tenant, limits = self.tenant, self.tenant.limits

@@ -3,7 +3,7 @@
 Any committed change to a tier, a tenant or an API key (admin, services, commands, bulk
 ``update()``, deletes) replaces the auth generation of every tenant it concerns, so the
 next request re-reads limits, status, revocation and expiry (tenants/selectors.py). A
-tenant's generation is its own key (issue 5: the throttle script checks it in the
+tenant's generation is its own key (the throttle script checks it in the
 request's one round trip), so a tier edit replaces those of the tier's tenants, and a bulk
 change whose rows are unknown those of every tenant: rare operator actions, one write to
 Redis either way. Last-use timestamps are written with ``update_untracked``.

@@ -153,7 +153,7 @@ class Authenticated:
 # generation is no longer its tenant's is never used, so a revoked key, a suspension or a
 # tier edit applies on the next request. TTLs are only the safety net.
 #
-# Issue 5: each process also remembers the rows it has seen (``_known``), and a request
+# Each process also remembers the rows it has seen (``_known``), and a request
 # confirms its row against the tenant's generation in the same round trip that runs its
 # throttle check and reads its response (``confirm``, see radiant/auth.py and
 # radiant/throttling.py: the throttle script counts nothing if the generation moved). So a

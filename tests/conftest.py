@@ -44,7 +44,7 @@ def _fresh_cache():
     yield
 
 
-# --- rate limits (issue 4) -------------------------------------------------------------
+# --- rate limits -------------------------------------------------------------
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits():
     """The in-process limiter (embedded default) starts empty, as Redis does after clear()."""

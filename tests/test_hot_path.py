@@ -1,4 +1,4 @@
-"""The hot read path (issue 5): a warm GET runs no SQL and makes one round trip to Redis,
+"""The hot read path: a warm GET runs no SQL and makes one round trip to Redis,
 and nothing a process remembers to get there outlives a change to a key, a tenant or a tier."""
 
 import time
@@ -43,7 +43,7 @@ def auth_lookups(queries):
     return [q["sql"] for q in queries if "radiant_api_key_lookup" in q["sql"] or "tenants_apikey" in q["sql"]]
 
 
-# --- item 3 of the issue: no SQL, and revocation on the next request ------------------------
+# --- no SQL, and revocation on the next request ------------------------
 
 
 def test_warm_get_models_runs_no_sql_on_any_database_alias(catalog, tenant, api_client_for):

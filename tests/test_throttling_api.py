@@ -1,4 +1,4 @@
-"""Rate limits as a tenant sees them through the API (DESIGN.md §5, issue 4).
+"""Rate limits as a tenant sees them through the API (DESIGN.md §5).
 
 These run against whichever limiter the settings select: Redis with REDIS_URL (CI), the
 in-process one in the embedded default. Tests that need Redis itself are marked.
@@ -133,7 +133,7 @@ def test_burst_then_429_rate_limited_with_retry_after(make_tenant, api_client_fo
     assert refused["X-RateLimit-Reset"] == "5"  # 5 tokens at 1/s
 
 
-# --- item 2: daily quota ------------------------------------------------------------------
+# --- daily quota ------------------------------------------------------------------
 
 
 def test_daily_quota_admits_exactly_30_then_daily_quota_exceeded(make_tenant, api_client_for, not_near_midnight):
@@ -199,7 +199,7 @@ def test_daily_quota_refusals_consume_no_tokens(make_tenant, api_client_for, not
     assert remaining(response) >= 6  # had the 5 refusals cost tokens, at most 1 would be left
 
 
-# --- item 3: limits follow tier edits -------------------------------------------------------
+# --- limits follow tier edits -------------------------------------------------------
 
 
 def test_tier_edit_in_the_admin_applies_on_the_next_request(make_tenant, api_client_for):
@@ -245,7 +245,7 @@ def test_tier_edit_by_orm_applies_on_the_next_request(make_tenant, api_client_fo
     assert client.get("/api/v1/tenant")["X-RateLimit-Limit"] == "1000"
 
 
-# --- item 4: who shares a bucket ------------------------------------------------------------
+# --- who shares a bucket ------------------------------------------------------------
 
 
 def test_tenants_never_share_a_bucket_and_a_tenants_keys_do(make_tenant, api_client_for):
@@ -266,7 +266,7 @@ def test_tenants_never_share_a_bucket_and_a_tenants_keys_do(make_tenant, api_cli
     assert cache_keys.ratelimit_tenant(tenant_a.id) != cache_keys.ratelimit_tenant(tenant_b.id)
 
 
-# --- item 5: every key has an expiry ------------------------------------------------------
+# --- every key has an expiry ------------------------------------------------------
 
 
 @pytest.mark.redis
@@ -407,7 +407,7 @@ def test_client_ip(rf, settings, trusted, forwarded, remote, expected):
     assert throttling.client_ip(rf.get("/", **extra)) == expected
 
 
-# --- item 6: Redis unreachable ----------------------------------------------------------------
+# --- Redis unreachable ----------------------------------------------------------------
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Fixtures for the catalog, configuration and translation tests (issue 3)."""
+"""Fixtures for the catalog, configuration and translation tests."""
 
 import contextlib
 from decimal import Decimal
@@ -107,7 +107,7 @@ def record_cache_calls():
     """Calls on the Django cache backend, as (operation, keys), in this thread.
 
     The hot path reads some keys from Redis without the backend's methods: with the
-    throttle's script, in the same round trip (issue 5, radiant.throttling and
+    throttle's script, in the same round trip (radiant.throttling and
     radiant.redis_wire). An MGET sent to Redis outside a backend call is the same read as
     a ``get_many`` of those keys, and is recorded as one.
     """

@@ -1,6 +1,6 @@
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -115,6 +115,7 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 class UsageView(TenantAPIView):
     """Charge a model call: input_tokens/1000 × input price + output_tokens/1000 × output price."""
 
+    @extend_schema_serializer(component_name="UsageRequest")
     class InputSerializer(StrictInput):
         model = serializers.CharField(max_length=100, help_text="A model slug from GET models.")
         input_tokens = JsonInteger(min_value=0, max_value=MAX_TOKENS)

@@ -17,7 +17,9 @@ COMPONENT_NAMES = {
     "ApiKeyOutput": "ApiKey", "ApiKeyPage": "ApiKeyList", "ConfigEntryOutput": "ConfigEntry",
     "ConfigListOutput": "ConfigEntryList", "I18nBundleOutput": "I18nBundle", "LimitsOutput": "Limits",
     "ModelDetailOutput": "ModelDetail", "ModelListOutput": "ModelList", "ModelOutput": "Model",
-    "Input": "ConfigValue", "Output": "Tenant",
+    "Input": "ConfigValue", "Output": "Tenant", "BalanceOutput": "CreditBalance",
+    "TransactionOutput": "CreditTransaction", "TransactionPage": "CreditTransactionList",
+    "UsageOutput": "UsageCharge",
 }
 
 PROBLEM_SCHEMA = {
@@ -72,13 +74,17 @@ def _header(name, required=False):
     return {**HEADERS[name], "required": required}
 
 
-def _operation_id(path, method, operation):
+def _operation_id(path, method, operation, schemas):
+    """``<resource>_<action>``: the path's fixed segments (``credits_transactions``), and
+    ``list`` for a GET that answers a paginated envelope, else ``get`` (or the write's verb)."""
     parts = [p for p in path.removeprefix("/api/v1/").split("/") if p]
-    resource = parts[0].replace("-", "_")
+    resource = "_".join(p for p in parts if not p.startswith("{")).replace("-", "_")
     if method != "get":
         return f"{resource}_{ACTIONS[method]}"
-    ok = json.dumps(operation.get("responses", {}).get("200", {}), default=str)
-    if len(parts) == 1 and '"next"' in ok or "List" in ok:
+    ok = operation.get("responses", {}).get("200", {})
+    body = next(iter(ok.get("content", {}).values()), {}).get("schema", {})
+    body = schemas.get(body.get("$ref", "").removeprefix(REF), body)
+    if not parts[-1].startswith("{") and "next" in body.get("properties", {}):
         return f"{resource}_list"
     return f"{resource}_get"
 
@@ -97,7 +103,7 @@ def postprocess(result, generator, request, public):
 
     for path, operations in result.get("paths", {}).items():
         for method, operation in operations.items():
-            operation["operationId"] = operation_id = _operation_id(path, method, operation)
+            operation["operationId"] = operation_id = _operation_id(path, method, operation, schemas)
             responses = operation.setdefault("responses", {})
             has_query = any(p.get("in") == "query" for p in operation.get("parameters", []))
             has_path = "{" in path
@@ -119,6 +125,8 @@ def postprocess(result, generator, request, public):
                     "content": {PROBLEM: {"schema": {"$ref": REF + "Problem"}}},
                 }
             for code, response in responses.items():
+                if code[0] in "45":  # a view's own error responses are problems too
+                    response.setdefault("content", {PROBLEM: {"schema": {"$ref": REF + "Problem"}}})
                 headers = response.setdefault("headers", {})
                 headers["X-Request-ID"] = _header("X-Request-ID", True)
                 if code[0] in "23" or code in ("403", "429"):

@@ -5,6 +5,7 @@ marked ``browser`` when Debian's Chromium is not installed; all of them fail ins
 RADIANT_REQUIRE_SERVICES=1 (CI), so CI can never pass by skipping them.
 """
 
+import contextlib
 import os
 import shutil
 import uuid
@@ -259,3 +260,33 @@ def _scan_logs_after_each_test():
 def pytest_collection_modifyitems(session, config, items):
     """The verdict on the whole run's logs comes last."""
     items.sort(key=lambda item: item.nodeid.startswith("tests/test_log_secrets.py"))
+
+
+@contextlib.contextmanager
+def own_tenant_alias(settings, kind, *, pool_size=1):
+    """The tenant API on a connection of the test's own: ``persistent`` (reused across
+    requests) or ``pool`` (a psycopg pool of ``pool_size``, which no earlier test's threads
+    can have drained). Created directly, as Django's test case allows for connections made
+    during a test."""
+    import copy
+
+    base = copy.deepcopy(connections[settings.TENANT_DB_ALIAS].settings_dict)
+    alias = f"tenant_{kind}"
+    if kind == "persistent":
+        base["CONN_MAX_AGE"] = None
+        base["OPTIONS"].pop("pool", None)
+    else:
+        base["CONN_MAX_AGE"] = 0
+        base["OPTIONS"]["pool"] = {"min_size": 1, "max_size": pool_size, "timeout": 5}
+    connections.settings[alias] = base
+    connection = connections.create_connection(alias)
+    del connections.settings[alias]
+    connections[alias] = connection
+    settings.TENANT_DB_ALIAS = alias
+    try:
+        yield alias
+    finally:
+        connection.close()
+        if kind == "pool":
+            connection.close_pool()
+        del connections[alias]

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import connections
 
 from configuration.models import ConfigEntry, ConfigOverride
+from tests.conftest import own_tenant_alias
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, databases="__all__")]
 
@@ -23,7 +24,8 @@ def terminate_web_sessions(*, only_pid=None) -> int:
     params.pop("cursor_factory", None)
     with psycopg.connect(**params, autocommit=True) as conn:
         return conn.execute(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            # (Waits until each backend is gone: the connection is dead, not dying.)
+            "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity"
             " WHERE datname = current_database() AND usename = %s AND pid <> pg_backend_pid()"
             " AND (%s::int IS NULL OR pid = %s::int)",
             [settings.TENANT_DB_ROLE, only_pid, only_pid],
@@ -57,10 +59,17 @@ def problem_503(response):
     )
 
 
-def test_dead_idle_connections_in_the_pool_are_never_handed_out(theme, busy_client):
+@pytest.fixture
+def own_pool(settings):
+    """A pool of the test's own for the tenant API: its idle connections are the ones killed."""
+    with own_tenant_alias(settings, "pool", pool_size=2) as alias:
+        yield alias
+
+
+def test_dead_idle_connections_in_the_pool_are_never_handed_out(theme, busy_client, own_pool):
     assert busy_client.get("/api/v1/api-keys").status_code == 200
     assert busy_client.put("/api/v1/config/ui.theme", {"value": "dark"}, format="json").status_code == 200
-    connections.close_all()  # the end of a request in a server: connections go back to the pool
+    connections[own_pool].close()  # the end of a request in a server: back to the pool
     assert terminate_web_sessions() >= 1  # the pool's idle connections are dead now
 
     # A write cannot be retried; it succeeds because the pool hands out a live connection.

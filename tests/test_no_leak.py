@@ -1,11 +1,10 @@
 """Tenant context never outlives its request: not on a persistent connection, not in the pool."""
 
-import copy
-
 import pytest
 from django.db import connections
 
 from tenants.models import ApiKey
+from tests.conftest import own_tenant_alias
 
 pytestmark = [
     pytest.mark.postgres,
@@ -17,26 +16,8 @@ pytestmark = [
 @pytest.fixture(params=["persistent", "pool"])
 def web_alias(request, settings, transactional_db):
     """Route the tenant API through a connection that is reused across requests."""
-    base = copy.deepcopy(connections[settings.TENANT_DB_ALIAS].settings_dict)
-    alias = f"tenant_{request.param}"
-    if request.param == "persistent":
-        base["CONN_MAX_AGE"] = None
-        base["OPTIONS"].pop("pool", None)
-    else:  # a pool of one: every request gets the same physical connection back
-        base["CONN_MAX_AGE"] = 0
-        base["OPTIONS"]["pool"] = {"min_size": 1, "max_size": 1, "timeout": 5}
-    # Created directly (not listed in settings), as Django's test case allows for connections
-    # made during a test.
-    connections.settings[alias] = base
-    connection = connections.create_connection(alias)
-    del connections.settings[alias]
-    connections[alias] = connection
-    settings.TENANT_DB_ALIAS = alias
-    yield alias
-    connection.close()
-    if request.param == "pool":
-        connection.close_pool()
-    del connections[alias]
+    with own_tenant_alias(settings, request.param) as alias:
+        yield alias
 
 
 def finish_request(alias):

@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 from radiant import pagination as _pagination
 from radiant.auth import ApiKeyAuthentication, IsTenant
 from radiant.problems import DatabaseUnavailable, unavailable_response
-from radiant.tenancy import tenant_scope
+from radiant.tenancy import tenant_db, tenant_scope
 from radiant.throttling import TenantRateThrottle
 from radiant.throttling import apply_headers as apply_ratelimit_headers
 
@@ -23,7 +23,7 @@ class _RetryOnFreshConnection(Exception):
 
 def _discard_broken_connections():
     """Close the connections a dropped backend left unusable (a pool discards them)."""
-    for connection in connections.all(initialized_only=True):
+    for connection in {*connections.all(initialized_only=True), connections[tenant_db()]}:
         connection.close_if_unusable_or_obsolete()
 
 

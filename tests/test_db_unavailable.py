@@ -61,8 +61,9 @@ def problem_503(response):
 
 @pytest.fixture
 def own_pool(settings):
-    """A pool of the test's own for the tenant API: its idle connections are the ones killed."""
-    with own_tenant_alias(settings, "pool", pool_size=2) as alias:
+    """A pool of the test's own for the tenant API: its connections are the ones killed, and
+    no earlier test's threads can have left it short of connections."""
+    with own_tenant_alias(settings, "pool", pool_size=6) as alias:
         yield alias
 
 
@@ -92,18 +93,18 @@ class TerminateOnce:
         return execute(sql, params, many, context)
 
 
-def test_a_read_that_meets_a_dropped_connection_is_retried_on_a_fresh_one(busy_client):
+def test_a_read_that_meets_a_dropped_connection_is_retried_on_a_fresh_one(busy_client, own_pool):
     drop = TerminateOnce()
-    with connections[settings.TENANT_DB_ALIAS].execute_wrapper(drop):
+    with connections[own_pool].execute_wrapper(drop):
         response = busy_client.get("/api/v1/api-keys")
     assert drop.fired == 1
     assert response.status_code == 200
     assert [key["prefix"] for key in response.json()["results"]] == [busy_client.api_key.prefix]
 
 
-def test_a_write_that_meets_a_dropped_connection_is_a_503_and_changes_nothing(theme, busy_client):
+def test_a_write_that_meets_a_dropped_connection_is_a_503_and_changes_nothing(theme, busy_client, own_pool):
     drop = TerminateOnce()
-    with connections[settings.TENANT_DB_ALIAS].execute_wrapper(drop):
+    with connections[own_pool].execute_wrapper(drop):
         response = busy_client.put("/api/v1/config/ui.theme", {"value": "dark"}, format="json")
     assert drop.fired == 1
     assert problem_503(response), response.content

@@ -78,9 +78,10 @@ def sqs_broker(monkeypatch):
 
     client.meta.events.register("before-call.sqs.*", answer)
     monkeypatch.setattr(SqsChannel, "new_sqs_client", lambda self, *a, **k: client)
-    saved = {key: app.conf[key] for key in ("broker_url", "broker_transport_options", "task_always_eager")}
+    saved = {key: app.conf[key] for key in ("broker_url", "broker_write_url", "broker_transport_options", "task_always_eager")}
     app.conf.update(
         broker_url="sqs://",
+        broker_write_url=None,  # as deployed: writes go where broker_url says
         broker_transport_options={"region": "us-east-1", "predefined_queues": {"celery": {"url": QUEUE_URL}}},
         task_always_eager=False,
     )

@@ -51,7 +51,7 @@ def broker_unreachable():
     from bench.harness import free_port
 
     conf = celery_app.conf
-    saved = conf.broker_write_url
+    saved = conf["broker_write_url"]  # the setting itself (None: writes follow broker_url)
     conf.broker_write_url = f"redis://127.0.0.1:{free_port()}/0"
     celery_app.amqp._producer_pool = None
     celery_app._pool = None

@@ -16,6 +16,10 @@ import os
 import shutil
 import tempfile
 
+# The largest request line gunicorn accepts (its default is 4094): the app refuses URLs
+# over settings.MAX_URL_LENGTH itself, with a problem response rather than gunicorn's page.
+limit_request_line = 8190
+
 _made_here = False
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="radiant-metrics-")

@@ -115,6 +115,9 @@ def refuse_malformed(request):
     skipped ``CommonMiddleware`` would not have checked it either), or None.
 
     - the Host header, validated against ``ALLOWED_HOSTS`` as on every other path;
+    - a URL (path and query) longer than ``MAX_URL_LENGTH``: a 414 problem from the app, so
+      a client sees the API's error format rather than whatever page the server in front
+      would show for a request line past its own limit;
     - a NUL character in the path or query string: no resource is named so, and PostgreSQL
       cannot even compare one with a text column;
     - a body that ends before its ``Content-Length``: read here, with a time limit on the
@@ -125,6 +128,11 @@ def refuse_malformed(request):
         request.get_host()
     except DisallowedHost:
         return json_problem(request, 400, "bad_request", "Bad request", "Invalid Host header.")
+    if len(request.path) + len(request.META.get("QUERY_STRING", "")) > settings.MAX_URL_LENGTH:
+        return json_problem(
+            request, 414, "uri_too_long", "URI too long",
+            f"The URL is longer than {settings.MAX_URL_LENGTH} characters.",
+        )
     if "\x00" in request.path or "\x00" in unquote(request.META.get("QUERY_STRING", "")):
         return json_problem(request, 400, "bad_request", "Bad request", "The URL contains a NUL character.")
     try:

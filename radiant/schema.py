@@ -60,6 +60,7 @@ PROBLEMS = {
     "404": "not_found: no such resource for this tenant.",
     "406": "not_acceptable: the API answers application/json only.",
     "413": "payload_too_large: the body is over the size limit.",
+    "414": "uri_too_long: the URL (path and query) is over the length limit.",
     "415": "unsupported_media_type: the body must be application/json.",
     "429": "rate_limited or daily_quota_exceeded (Retry-After says when to retry).",
     "503": "service_unavailable: a dependency is down; retry later.",
@@ -108,7 +109,7 @@ def postprocess(result, generator, request, public):
             has_query = any(p.get("in") == "query" for p in operation.get("parameters", []))
             has_path = "{" in path
             has_body = "requestBody" in operation
-            codes = ["401", "403", "406", "429", "503"]
+            codes = ["401", "403", "406", "414", "429", "503"]
             if has_query or has_body:
                 codes.append("400")
             if has_path:

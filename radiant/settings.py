@@ -148,6 +148,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 64 * 1024)
 # Seconds a client may take to send a body that size (radiant/middleware.py): a body that
 # stops short of its Content-Length is a 400 then, not a worker held until its timeout.
 REQUEST_BODY_TIMEOUT = float(env("REQUEST_BODY_TIMEOUT", "10"))
+# Characters of path and query an API URL may have (a cursor is under 200): longer is a 414
+# problem. Below the request-line limit of the server in front (gunicorn's is set to 8190 in
+# radiant/gunicorn_conf.py), so that the API, not the server, answers.
+MAX_URL_LENGTH = 4096
 
 # --- databases ----------------------------------------------------------------------
 #

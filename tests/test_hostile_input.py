@@ -77,6 +77,17 @@ def test_a_nul_in_the_path_or_query_is_a_400(theme, client_a, path):
     assert not ConfigOverride.all_tenants.exists()
 
 
+def test_an_overlong_url_is_a_414_problem(theme, client_a):
+    cursor = "%F1%A8%B9%A4" * 400  # 4,800 characters once encoded
+    response = client_a.get(f"/api/v1/models?cursor={cursor}")
+    assert is_problem(response, 414)
+    assert response.json()["code"] == "uri_too_long"
+    response = client_a.generic("PUT", "/api/v1/config/ui.theme?x=" + "a" * 4100, '{"value": {}}',
+                                content_type="application/json")
+    assert is_problem(response, 414)
+    assert not ConfigOverride.all_tenants.exists()
+
+
 def test_an_unknown_host_is_refused_on_the_api_as_elsewhere(client_a):
     response = client_a.get("/api/v1/tenant", HTTP_HOST="evil.example")
     assert is_problem(response, 400)

@@ -26,7 +26,7 @@ def test_every_operation_documents_its_problems_and_the_request_id(schema):
     assert set(schema["components"]["schemas"]["Problem"]["required"]) >= {"type", "title", "status", "code", "request_id"}
     for path, method, operation in operations(schema):
         responses = operation["responses"]
-        expected = {"401", "403", "406", "429", "503"} | ({"404"} if "{" in path else set())
+        expected = {"401", "403", "406", "414", "429", "503"} | ({"404"} if "{" in path else set())
         if method == "put":
             expected |= {"400", "413", "415"}
         assert expected <= set(responses), (method, path)

@@ -7,6 +7,8 @@ class AuditConfig(AppConfig):
     verbose_name = "Audit log"
 
     def ready(self):
-        from audit import capture
+        from audit import capture, selectors, services
+        from radiant.admin import use_audit
 
         capture.connect()
+        use_audit(record=services.admin_record, history=selectors.object_history)

@@ -36,7 +36,11 @@ class AuditLog(models.Model):
     class Meta:
         db_table = "audit_logs"
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["tenant_id", "-created_at"], name="audit_tenant_created")]
+        indexes = [
+            models.Index(fields=["tenant_id", "-created_at"], name="audit_tenant_created"),
+            # An object's history page (the admin) reads its records newest first.
+            models.Index(fields=["object_type", "object_id", "-created_at"], name="audit_object_created"),
+        ]
 
     def __str__(self):
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor} {self.action} {self.object_type} {self.object_id}"

@@ -51,3 +51,12 @@ def audit_record(*, action: str, obj=None, tenant_id=None, changes: dict | None 
 
     enqueue_on_commit(audit_write, record=record)
     return record
+
+
+def admin_record(*, action: str, obj=None, object_type: str = "", object_id: str = "", changes: dict | None = None) -> dict:
+    """A record for what only the admin knows (an action ran, a many-to-many change). A
+    tenant is its own tenant, as in the records the model signals write."""
+    tenant_id = None
+    if obj is not None:
+        tenant_id = obj.pk if obj._meta.label_lower == "tenants.tenant" else getattr(obj, "tenant_id", None)
+    return audit_record(action=action, obj=obj, tenant_id=tenant_id, changes=changes, object_type=object_type, object_id=object_id)

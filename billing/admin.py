@@ -11,6 +11,7 @@ from django.contrib import admin, messages
 
 from billing import services
 from billing.models import CreditAccount, CreditHold, CreditTransaction
+from radiant.admin import RadiantModelAdmin, decimal_text
 from tenants.models import Tenant
 
 MANUAL_TYPES = [
@@ -25,7 +26,7 @@ _SERVICES = {
 }
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(RadiantModelAdmin):
     """Every tenant's rows, viewable, never changed or deleted by hand."""
 
     def get_queryset(self, request):
@@ -46,13 +47,29 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(CreditAccount)
 class CreditAccountAdmin(ReadOnlyAdmin):
-    list_display = ["tenant", "balance", "held", "available", "currency", "seq", "updated_at"]
+    list_display = ["tenant", "balance_text", "held_text", "available_text", "currency", "seq", "updated_at"]
+
+    @admin.display(description="balance", ordering="balance")
+    def balance_text(self, obj):
+        return decimal_text(obj.balance)
+
+    @admin.display(description="held", ordering="held")
+    def held_text(self, obj):
+        return decimal_text(obj.held)
+
+    @admin.display(description="available")
+    def available_text(self, obj):
+        return decimal_text(obj.available)
     search_fields = ["tenant__slug"]
 
 
 @admin.register(CreditHold)
 class CreditHoldAdmin(ReadOnlyAdmin):
-    list_display = ["id", "tenant", "amount", "status", "charged", "expires_at", "closed_at"]
+    list_display = ["id", "tenant", "amount_text", "status", "charged", "expires_at", "closed_at"]
+
+    @admin.display(description="amount", ordering="amount")
+    def amount_text(self, obj):
+        return decimal_text(obj.amount)
     list_filter = ["status"]
     search_fields = ["tenant__slug", "=id"]
 
@@ -66,11 +83,27 @@ class ManualEntryForm(forms.Form):
 
 @admin.register(CreditTransaction)
 class CreditTransactionAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "tenant", "seq", "type", "amount", "balance_after", "held_after", "model_slug", "operator"]
+    list_display = ["created_at", "tenant", "seq", "type", "amount_text", "balance_text", "held_text", "detail"]
     list_filter = ["type", ("created_at", admin.DateFieldListFilter)]
     search_fields = ["tenant__slug", "=id", "model_slug", "operator", "reason"]
     date_hierarchy = "created_at"
     show_full_result_count = False
+
+    @admin.display(description="amount", ordering="amount")
+    def amount_text(self, obj):
+        return decimal_text(obj.amount)
+
+    @admin.display(description="balance after")
+    def balance_text(self, obj):
+        return decimal_text(obj.balance_after)
+
+    @admin.display(description="held after")
+    def held_text(self, obj):
+        return decimal_text(obj.held_after)
+
+    @admin.display(description="model or operator")
+    def detail(self, obj):
+        return obj.model_slug or obj.operator or "—"
 
     def has_add_permission(self, request):
         return request.user.is_active and request.user.is_staff and request.user.has_perm("billing.add_credittransaction")

@@ -3,6 +3,7 @@ from django.contrib import admin
 
 from configuration import values
 from configuration.models import ConfigEntry, ConfigOverride
+from radiant.admin import RadiantModelAdmin
 from tenants.admin import OperatorAdmin
 
 VALUE_HELP = (
@@ -89,7 +90,7 @@ class ConfigOverrideForm(TypedValueForm):
 
 
 @admin.register(ConfigEntry)
-class ConfigEntryAdmin(admin.ModelAdmin):
+class ConfigEntryAdmin(RadiantModelAdmin):
     form = ConfigEntryForm
     list_display = ["key", "value_type", "short_value", "is_overridable", "updated_at"]
     list_filter = ["value_type", "is_overridable"]

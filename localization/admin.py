@@ -2,10 +2,11 @@ from django.contrib import admin
 from django.db.models import Count
 
 from localization.models import Language, Translation
+from radiant.admin import RadiantModelAdmin
 
 
 @admin.register(Language)
-class LanguageAdmin(admin.ModelAdmin):
+class LanguageAdmin(RadiantModelAdmin):
     list_display = ["code", "name", "is_default", "translation_count", "updated_at"]
     list_editable = ["name", "is_default"]
     search_fields = ["code", "name"]
@@ -19,7 +20,7 @@ class LanguageAdmin(admin.ModelAdmin):
 
 
 @admin.register(Translation)
-class TranslationAdmin(admin.ModelAdmin):
+class TranslationAdmin(RadiantModelAdmin):
     list_display = ["key", "language", "text", "updated_at"]
     list_editable = ["text"]
     list_filter = ["language"]

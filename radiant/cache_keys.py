@@ -123,3 +123,12 @@ def idempotency(tenant_id, key: str) -> str:
     import hashlib
 
     return f"idem:{{{tenant_id}}}:{hashlib.sha256(key.encode()).hexdigest()[:40]}"
+
+
+# --- usage counters (console/usage.py) ----------------------------------------------------
+USAGE_THROTTLED_TTL = 3 * 24 * 60 * 60  # long enough for the rollup to copy a day's count
+
+
+def usage_throttled(tenant_id, day: int) -> str:
+    """429s a tenant got on one UTC day (day number since the epoch); written on refusals only."""
+    return f"usage:{{{tenant_id}}}:throttled:{day}"

@@ -55,7 +55,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver"
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "radiant.apps.RadiantAdminConfig",  # django.contrib.admin, with the operator console's site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "localization",
     "axes",
     "audit",
+    "console",  # the operator console: dashboard, usage, tenant page, roles (last: it uses every app)
 ]
 
 MIDDLEWARE = [
@@ -113,7 +114,8 @@ WSGI_APPLICATION = "radiant.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # The admin's site-wide templates (branding, history with values): radiant/admin.py.
+        "DIRS": [BASE_DIR / "radiant" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -129,6 +131,7 @@ LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+FORMAT_MODULE_PATH = ["radiant.formats"]  # ISO dates and times in the admin
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 STATIC_URL = env("STATIC_URL", "/static/")
@@ -142,6 +145,7 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = DEBUG
+STATICFILES_DIRS = [BASE_DIR / "radiant" / "static"]  # the admin's favicon and stylesheet
 
 # A tenant API body is small JSON; anything bigger is refused with a 413 problem.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 64 * 1024)
@@ -275,6 +279,8 @@ CELERY_BEAT_SCHEDULE = {
     "release-expired-holds": {"task": "billing.tasks.holds_expire_task", "schedule": 30.0},
     "purge-idempotency-keys": {"task": "billing.tasks.idempotency_keys_purge_task", "schedule": 3600.0},
     "audit-partitions-ahead": {"task": "audit.tasks.audit_partitions_ensure", "schedule": 24 * 3600.0},
+    # The console's daily usage table catches up with the ledger (console/usage.py).
+    "usage-rollup": {"task": "console.tasks.usage_rollup_task", "schedule": 300.0},
 }
 
 # On AWS the broker is SQS (CELERY_BROKER_URL=sqs://, credentials from the function's role):

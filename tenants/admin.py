@@ -5,12 +5,13 @@ from django.contrib import admin
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from radiant.admin import EffectiveChangesAdmin
+from radiant.admin import RadiantModelAdmin, RadiantTabularInline
 from tenants import services
 from tenants.models import ApiKey, Membership, Tenant, Tier
+from tenants.selectors import effective_limits
 
 
-class OperatorAdmin(EffectiveChangesAdmin):
+class OperatorAdmin(RadiantModelAdmin):
     """The admin is an operator path: it sees every tenant's rows, on the operator alias."""
 
     def get_queryset(self, request):
@@ -21,13 +22,13 @@ class OperatorAdmin(EffectiveChangesAdmin):
 
 
 @admin.register(Tier)
-class TierAdmin(EffectiveChangesAdmin):
+class TierAdmin(RadiantModelAdmin):
     list_display = ["name", "rps", "burst", "daily_quota", "updated_at"]
     list_editable = ["rps", "burst", "daily_quota"]
     search_fields = ["name"]
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(RadiantTabularInline):
     model = Membership
     extra = 0
     autocomplete_fields = ["user"]
@@ -37,13 +38,25 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Tenant)
-class TenantAdmin(EffectiveChangesAdmin):
-    list_display = ["slug", "name", "tier", "status", "rps_override", "burst_override", "daily_quota_override", "created_at"]
+class TenantAdmin(RadiantModelAdmin):
+    list_display = ["slug", "name", "tier", "status", "limits", "created_at"]
     list_filter = ["status", "tier"]
+    list_select_related = ["tier"]
     search_fields = ["slug", "name"]
     readonly_fields = ["id", "created_at", "updated_at"]
     inlines = [MembershipInline]
     actions = ["suspend", "reactivate"]
+
+    @admin.display(description="limits in force (rps / burst / daily)")
+    def limits(self, obj):
+        tier = obj.tier
+        limits = effective_limits(
+            rps=tier.rps, burst=tier.burst, daily_quota=tier.daily_quota, rps_override=obj.rps_override,
+            burst_override=obj.burst_override, daily_quota_override=obj.daily_quota_override,
+        )
+        own = obj.rps_override or obj.burst_override or obj.daily_quota_override is not None
+        text = f"{limits.rps} / {limits.burst} / {limits.daily_quota or 'unlimited'}"
+        return f"{text} (own)" if own else text
 
     @admin.action(description="Suspend selected tenants")
     def suspend(self, request, queryset):

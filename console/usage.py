@@ -1,0 +1,199 @@
+"""Usage per tenant for the console, without a write on the API's hot path.
+
+Requests today
+    The rate limiter already counts every admitted request of a tenant with a daily quota,
+    per UTC day, in Redis (``radiant.throttling``: the hash ``{d: day, n: count}`` at
+    ``cache_keys.ratelimit_tenant_daily``). The console reads that counter; it adds nothing
+    per request. A tenant without a quota has no counter (the limiter keeps none), and the
+    console says so instead of showing a made-up zero.
+429s
+    Counted by ``ThrottledCounter`` (middleware) on refused requests only: one pipelined
+    ``INCR`` + ``EXPIRE`` on a response that is a 429 anyway; an admitted request pays one
+    comparison of its status code.
+Credits per day
+    ``usage_rollup`` takes each tenant's ledger rows past its mark (``LedgerRollup.seq``) into
+    ``UsageDay``, under the mark's row lock: two rollups of one tenant run one after the
+    other and never count a row twice; a charge never waits for them (they lock the mark,
+    not the account). The rows are read by ``(tenant, seq)``, the ledger's unique index, so
+    a run costs what was written since the last one. The same run copies today's request and
+    429 counters into ``UsageDay`` (the history; the limiter's counter expires a minute after
+    its day ends).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import date, datetime, timezone as dt_timezone
+
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import Count, F, Q, Sum
+from django.db.models.functions import Greatest, TruncDate
+from redis.exceptions import RedisError
+
+from billing.models import ZERO, CreditAccount, CreditTransaction
+from console.models import LedgerRollup, UsageDay
+from radiant import cache_keys, metrics, throttling
+from radiant.cache import redis_backend
+from radiant.tenancy import OPERATOR_DB
+from tenants.models import Tenant
+
+logger = logging.getLogger(__name__)
+
+DAY = 86_400
+ADDED_TYPES = [CreditTransaction.Type.GRANT, CreditTransaction.Type.REFUND, CreditTransaction.Type.ADJUSTMENT]
+
+
+def day_number(at: float | None = None) -> int:
+    """The UTC day, as the limiter numbers it (days since the epoch)."""
+    return int((time.time() if at is None else at) // DAY)
+
+
+def day_date(number: int) -> date:
+    return datetime.fromtimestamp(number * DAY, tz=dt_timezone.utc).date()
+
+
+# --- 429s -----------------------------------------------------------------------------------
+
+
+def count_throttled(tenant_id) -> None:
+    """One more 429 for ``tenant_id`` today. Never fails the response it is counted for."""
+    key = cache_keys.usage_throttled(tenant_id, day_number())
+    backend = redis_backend()
+    try:
+        if backend is not None:
+            stored = backend.make_key(key)
+            pipe = backend.client.get_client(write=True).pipeline(transaction=False)
+            pipe.incr(stored)
+            pipe.expire(stored, cache_keys.USAGE_THROTTLED_TTL)
+            pipe.execute()
+        elif not cache.add(key, 1, cache_keys.USAGE_THROTTLED_TTL):
+            cache.incr(key)
+    except (RedisError, ValueError):
+        metrics.redis_error("usage")
+
+
+class ThrottledCounter:
+    """Counts tenants' 429s (requests refused for their own rate limit or quota). Runs in
+    the API's lane; everything but a 429 passes through untouched."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if response.status_code == 429:
+            # Set by API-key authentication (DRF puts it on the request): a tenant's refusal,
+            # not a client address's.
+            principal = getattr(request.__dict__.get("auth"), "principal", None)
+            if principal is not None:
+                count_throttled(principal.tenant_id)
+        return response
+
+
+# --- reading today's counters -------------------------------------------------------------
+
+
+def counters_today(tenant_ids) -> dict:
+    """``{tenant_id: (requests or None, throttled)}`` for today; ``{}`` if Redis cannot be
+    read. ``requests`` is None for a tenant whose requests the limiter does not count."""
+    tenant_ids = list(tenant_ids)
+    today = day_number()
+    backend = redis_backend()
+    try:
+        if backend is not None:
+            pipe = backend.client.get_client(write=True).pipeline(transaction=False)
+            for tenant_id in tenant_ids:
+                pipe.hmget(backend.make_key(cache_keys.ratelimit_tenant_daily(tenant_id)), "d", "n")
+                pipe.get(backend.make_key(cache_keys.usage_throttled(tenant_id, today)))
+            replies = pipe.execute()
+            daily = [tuple(reply) for reply in replies[0::2]]
+            throttled = [int(reply or 0) for reply in replies[1::2]]
+        else:
+            daily = [_memory_daily(tenant_id) for tenant_id in tenant_ids]
+            throttled = [int(cache.get(cache_keys.usage_throttled(t, today)) or 0) for t in tenant_ids]
+    except RedisError:
+        metrics.redis_error("usage")
+        return {}
+    result = {}
+    for tenant_id, (counted_day, count), refused in zip(tenant_ids, daily, throttled):
+        if counted_day is None:
+            requests = None
+        else:
+            requests = int(count) if int(counted_day) == today else 0
+        result[tenant_id] = (requests, refused)
+    return result
+
+
+def _memory_daily(tenant_id):
+    """The embedded default's limiter keeps its counters in this process's memory (the one
+    process that serves both the API and the admin there)."""
+    limiter = throttling.limiter()
+    found = limiter._get(cache_keys.ratelimit_tenant_daily(tenant_id), time.time_ns() // 1000)
+    return found if found is not None else (None, None)
+
+
+# --- the rollup -----------------------------------------------------------------------------
+
+
+def usage_rollup() -> int:
+    """Bring ``UsageDay`` up to date with every tenant's ledger and today's counters.
+    Returns the number of ledger rows taken in."""
+    marks = dict(LedgerRollup.all_tenants.values_list("tenant_id", "seq"))
+    behind = [
+        tenant_id for tenant_id, seq in CreditAccount.all_tenants.values_list("tenant_id", "seq")
+        if seq > marks.get(tenant_id, 0)
+    ]
+    LedgerRollup.all_tenants.bulk_create(
+        [LedgerRollup(tenant_id=t) for t in behind if t not in marks], ignore_conflicts=True,
+    )
+    taken = sum(_ledger_rollup(tenant_id) for tenant_id in behind)
+    _counters_rollup()
+    return taken
+
+
+def _ensure_days(tenant_id, days) -> None:
+    UsageDay.all_tenants.bulk_create([UsageDay(tenant_id=tenant_id, day=d) for d in days], ignore_conflicts=True)
+
+
+@transaction.atomic(using=OPERATOR_DB)
+def _ledger_rollup(tenant_id) -> int:
+    mark = LedgerRollup.all_tenants.select_for_update().get(tenant_id=tenant_id)
+    # Rows up to the account's seq are committed (the account and its rows commit together).
+    upto = CreditAccount.all_tenants.filter(tenant_id=tenant_id).values_list("seq", flat=True).get()
+    if upto <= mark.seq:
+        return 0
+    per_day = list(
+        CreditTransaction.all_tenants.filter(tenant_id=tenant_id, seq__gt=mark.seq, seq__lte=upto)
+        .annotate(day=TruncDate("created_at", tzinfo=dt_timezone.utc))
+        .values("day")
+        .annotate(
+            used=Sum("amount", filter=Q(type=CreditTransaction.Type.USAGE), default=ZERO),
+            charges=Count("id", filter=Q(type=CreditTransaction.Type.USAGE)),
+            added=Sum("amount", filter=Q(type__in=ADDED_TYPES), default=ZERO),
+            rows=Count("id"),
+        )
+    )
+    _ensure_days(tenant_id, [row["day"] for row in per_day])
+    for row in per_day:
+        UsageDay.all_tenants.filter(tenant_id=tenant_id, day=row["day"]).update(
+            credits_used=F("credits_used") - row["used"],  # usage amounts are negative
+            credits_added=F("credits_added") + row["added"],
+            charges=F("charges") + row["charges"],
+        )
+    mark.seq = upto
+    mark.save(update_fields=["seq", "updated_at"])
+    return sum(row["rows"] for row in per_day)
+
+
+def _counters_rollup() -> None:
+    tenant_ids = list(Tenant.objects.values_list("id", flat=True))
+    today = day_date(day_number())
+    counted = {t: c for t, c in counters_today(tenant_ids).items() if (c[0] or 0) or c[1]}
+    for tenant_id, (requests, throttled) in counted.items():
+        _ensure_days(tenant_id, [today])
+        # The counters only grow within a day: never let an older reading lower the copy.
+        UsageDay.all_tenants.filter(tenant_id=tenant_id, day=today).update(
+            requests=Greatest(F("requests"), requests or 0), throttled=Greatest(F("throttled"), throttled),
+        )

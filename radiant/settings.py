@@ -367,6 +367,8 @@ IDEMPOTENCY_KEY_TTL = env_int("IDEMPOTENCY_KEY_TTL", 24 * 60 * 60)
 AUDIT_PARTITIONS_AHEAD = env_int("AUDIT_PARTITIONS_AHEAD", 3)
 # Who is acting (radiant/actors.py): the request behind each audit record.
 MIDDLEWARE.append("radiant.actors.ActorMiddleware")
+# Tenants' 429s per day for the console (console/usage.py): a Redis write on 429s only.
+MIDDLEWARE.append("console.usage.ThrottledCounter")
 
 
 LOGGING = {

@@ -42,6 +42,11 @@ def test_a_lower_tier_limit_throttles_the_next_api_calls(console, live_server, m
     refused = next(headers for status, headers, _ in calls if status == 429)
     assert refused["X-RateLimit-Limit"] == "2" and int(refused["Retry-After"]) >= 1
 
+    ops.open("/admin/", screenshot="dashboard-throttled")
+    row = f"#tenants-usage tr[data-tenant='{tenant.slug}']"
+    assert ops.page.inner_text(f"{row} .throttled") == str(statuses.count(429))
+    assert ops.page.inner_text(f"{row} .requests") == str(5 + statuses.count(200))
+
 
 def test_a_config_edit_is_checked_served_and_audited(console, live_server, tenant, operator_user, celery_worker):
     entry = ConfigEntry.objects.create(key="chat.max_tokens", value_type="integer", value=1024)

@@ -62,7 +62,7 @@ class TenantAdmin(tenants_admin.TenantAdmin):
                 "page": page,
                 "credits_chart": charts.bar_chart(
                     [(d["day"].strftime("%m-%d"), d["credits_used"]) for d in page.days],
-                    label="Credits used per day, last 30 days", height=90,
+                    label="Credits used per day, last 30 days", width=300, height=70,
                 ),
                 "keys": ApiKey.all_tenants.filter(tenant=tenant).order_by("-created_at")[:10],
                 "members": Membership.all_tenants.filter(tenant=tenant).select_related("user"),

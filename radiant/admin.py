@@ -28,7 +28,9 @@ writer and reader with ``use_audit`` when it is ready.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Callable
 
 from django import forms
@@ -250,12 +252,18 @@ def decimal_text(value) -> str:
     return f"{value:,.{places}f}"
 
 
+_AMOUNT = re.compile(r"-?\d+(\.\d+)?(E-?\d+)?")
+
+
 def value_text(value) -> str:
-    """A stored value as an operator reads it: empty for None, JSON for structures."""
+    """A stored value as an operator reads it: a dash for None, JSON for structures, and
+    amounts recorded as decimal strings ("250.000000000", "0E-9") as amounts."""
     if value is None:
         return "—"
     if isinstance(value, (dict, list, bool)):
         return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, str) and ("." in value or "E" in value) and _AMOUNT.fullmatch(value):
+        return decimal_text(Decimal(value))
     return str(value)
 
 

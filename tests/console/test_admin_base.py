@@ -30,6 +30,7 @@ def signed_in(client, django_user_model, tiers):
 def test_every_admin_uses_the_base_class():
     for model, model_admin in admin.site._registry.items():
         assert isinstance(model_admin, RadiantModelAdmin), model
+        assert model_admin.search_fields, f"{model}: a list that can grow needs a search"
         for inline in model_admin.inlines:
             assert issubclass(inline, RadiantInline), inline
 

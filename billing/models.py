@@ -52,7 +52,7 @@ class CreditAccount(TenantOwned):
         ]
 
     def __str__(self):
-        return f"{self.tenant_id}: {self.balance} {self.currency}"
+        return f"{self.tenant.slug}: {self.balance} {self.currency}"  # shown in the admin: a slug, not a UUID
 
     @property
     def available(self) -> Decimal:

@@ -125,7 +125,7 @@ class Membership(TenantOwned, TimeStamped):
         ]
 
     def __str__(self):
-        return f"{self.user} @ {self.tenant_id} ({self.role})"
+        return f"{self.user} @ {self.tenant.slug} ({self.role})"  # shown in the admin: a slug, not a UUID
 
 
 class ApiKey(TenantOwned, TimeStamped):

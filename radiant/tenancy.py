@@ -97,25 +97,47 @@ def context_signature(tenant_id: uuid.UUID | str, challenge: str) -> str:
 
 
 _CHALLENGE_SQL = "SELECT public.radiant_tenant_challenge()"
+# psycopg opens a transaction with BEGIN on its own, one round trip before the first
+# statement; sent in the same message as the challenge, the two cost one.
+_BEGIN_WITH_CHALLENGE = b"BEGIN; " + _CHALLENGE_SQL.encode()
 _SET_CONTEXT_SQL = (
     "SELECT set_config('app.current_tenant_id', %s, true),"
     " set_config('app.tenant_signature', %s, true)"
 )
 
 
+def _begin_with_challenge(raw) -> str:
+    """Open the transaction and read its challenge in one round trip (libpq's simple query
+    protocol: no parameters, so nothing secret travels in it)."""
+    import psycopg
+    from psycopg import pq
+
+    with raw.lock:
+        result = raw.pgconn.exec_(_BEGIN_WITH_CHALLENGE)
+    if result.status != pq.ExecStatus.TUPLES_OK:
+        if raw.pgconn.status == pq.ConnStatus.BAD:  # a dropped backend: no SQLSTATE to go by
+            raise psycopg.OperationalError(result.get_error_message())
+        raise psycopg.errors.error_from_result(result)
+    return result.get_value(0, 0).decode()
+
+
 def set_context(raw, tenant_id: uuid.UUID | str) -> None:
     """Tell PostgreSQL, on the psycopg connection ``raw``, that the transaction it is in (or
     starts now) runs as ``tenant_id``.
 
-    Two statements: the server names the transaction (its challenge), then the signed
-    context is set for it. Both are sent with server-side binding, so neither the tenant id
-    nor the signature appears in the statement text other sessions see.
+    Two round trips: the server names the transaction (its challenge; with the BEGIN when
+    the transaction starts here), then the signed context is set for it. The second is sent
+    with server-side binding, so neither the tenant id nor the signature appears in the
+    statement text other sessions see.
     """
     import psycopg  # PostgreSQL only; imported with its backend by then (Lambda cold start)
 
     with psycopg.Cursor(raw) as cursor:
-        cursor.execute(_CHALLENGE_SQL, prepare=False)
-        (challenge,) = cursor.fetchone()
+        if raw.info.transaction_status == _idle() and not raw.autocommit:
+            challenge = _begin_with_challenge(raw)
+        else:
+            cursor.execute(_CHALLENGE_SQL, prepare=False)
+            (challenge,) = cursor.fetchone()
         tenant = str(tenant_id)
         cursor.execute(_SET_CONTEXT_SQL, (tenant, context_signature(tenant, challenge)), prepare=False)
 

@@ -22,7 +22,6 @@ Credits per day
 
 from __future__ import annotations
 
-import logging
 import time
 from datetime import date, datetime, timezone as dt_timezone
 
@@ -39,7 +38,6 @@ from radiant.cache import redis_backend
 from radiant.tenancy import OPERATOR_DB
 from tenants.models import Tenant
 
-logger = logging.getLogger(__name__)
 
 DAY = 86_400
 ADDED_TYPES = [CreditTransaction.Type.GRANT, CreditTransaction.Type.REFUND, CreditTransaction.Type.ADJUSTMENT]

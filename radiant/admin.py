@@ -107,6 +107,8 @@ class BlankNullJSONField(forms.JSONField):
 
 
 class RadiantModelAdmin(admin.ModelAdmin):
+    """The base of every ModelAdmin in the project (see the module's docstring)."""
+
     list_per_page = 50
 
     # --- forms
@@ -177,7 +179,10 @@ class RadiantModelAdmin(admin.ModelAdmin):
             return
         action = f"admin.{name}"
         if len(selected) > ACTION_ROWS_RECORDED:
-            audit.record(action=action, object_type=self.model._meta.label_lower, object_id="many", changes={})
+            audit.record(
+                action=action, object_type=self.model._meta.label_lower,
+                object_id=f"over {ACTION_ROWS_RECORDED} rows", changes={},
+            )
             return
         for obj in queryset.model._base_manager.using(queryset.db).filter(pk__in=selected):
             audit.record(action=action, obj=obj, changes={})

@@ -15,9 +15,8 @@ from billing.models import CreditTransaction
 from console.models import LedgerRollup, UsageDay
 from console.selectors import dashboard_get
 from console.usage import counters_today, usage_rollup
-from models_catalog.models import AIModel
 from radiant.tenancy import tenant_scope
-from tests.billing.conftest import CALL, fund
+from tests.billing.conftest import fund
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -25,7 +24,7 @@ pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 def charge(tenant, model, times):
     with tenant_scope(tenant.id):
         for _ in range(times):
-            services.usage_charge(tenant_id=tenant.id, model=model, input_tokens=1000, output_tokens=500)
+            services.usage_charge(tenant_id=tenant.id, model=model.slug, input_tokens=1000, output_tokens=500)
 
 
 def used(tenant):

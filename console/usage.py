@@ -12,23 +12,26 @@ Requests today
     comparison of its status code.
 Credits per day
     ``usage_rollup`` takes each tenant's ledger rows past its mark (``LedgerRollup.seq``) into
-    ``UsageDay``, under the mark's row lock: two rollups of one tenant run one after the
-    other and never count a row twice; a charge never waits for them (they lock the mark,
-    not the account). The rows are read by ``(tenant, seq)``, the ledger's unique index, so
-    a run costs what was written since the last one. The same run copies today's request and
-    429 counters into ``UsageDay`` (the history; the limiter's counter expires a minute after
-    its day ends).
+    ``UsageDay``, under the marks' row locks: two rollups never count a row twice; a charge
+    never waits for one (they lock the marks, not the accounts). The rows are read by
+    ``(tenant, seq)``, the ledger's unique index, so a run costs what was written since the
+    last one, in a handful of statements however many tenants moved. The periodic run also
+    copies today's request and 429 counters into ``UsageDay`` (the history; the limiter's
+    counter expires a minute after its day ends).
 """
 
 from __future__ import annotations
 
 import time
 from datetime import date, datetime, timezone as dt_timezone
+from functools import reduce
+from operator import or_
 
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Greatest, TruncDate
+from django.utils import timezone
 from redis.exceptions import RedisError
 
 from billing.models import ZERO, CreditAccount, CreditTransaction
@@ -134,38 +137,48 @@ def _memory_daily(tenant_id):
 
 # --- the rollup -----------------------------------------------------------------------------
 
+TENANTS_PER_STATEMENT = 500
 
-def usage_rollup() -> int:
-    """Bring ``UsageDay`` up to date with every tenant's ledger and today's counters.
-    Returns the number of ledger rows taken in."""
+
+def usage_rollup(*, counters: bool = True) -> int:
+    """Bring ``UsageDay`` up to date with every tenant's ledger and, with ``counters``,
+    today's request and 429 counters. Returns the number of ledger rows taken in."""
+    accounts = dict(CreditAccount.all_tenants.values_list("tenant_id", "seq"))
     marks = dict(LedgerRollup.all_tenants.values_list("tenant_id", "seq"))
-    behind = [
-        tenant_id for tenant_id, seq in CreditAccount.all_tenants.values_list("tenant_id", "seq")
-        if seq > marks.get(tenant_id, 0)
-    ]
+    behind = sorted(t for t, seq in accounts.items() if seq > marks.get(t, 0))
     LedgerRollup.all_tenants.bulk_create(
         [LedgerRollup(tenant_id=t) for t in behind if t not in marks], ignore_conflicts=True,
     )
-    taken = sum(_ledger_rollup(tenant_id) for tenant_id in behind)
-    _counters_rollup()
+    taken = sum(
+        _ledger_rollup(behind[i:i + TENANTS_PER_STATEMENT]) for i in range(0, len(behind), TENANTS_PER_STATEMENT)
+    )
+    if counters:
+        _counters_rollup()
     return taken
 
 
-def _ensure_days(tenant_id, days) -> None:
-    UsageDay.all_tenants.bulk_create([UsageDay(tenant_id=tenant_id, day=d) for d in days], ignore_conflicts=True)
+def _any(conditions):
+    return reduce(or_, conditions, Q(pk__in=[]))
 
 
 @transaction.atomic(using=OPERATOR_DB)
-def _ledger_rollup(tenant_id) -> int:
-    mark = LedgerRollup.all_tenants.select_for_update().get(tenant_id=tenant_id)
-    # Rows up to the account's seq are committed (the account and its rows commit together).
-    upto = CreditAccount.all_tenants.filter(tenant_id=tenant_id).values_list("seq", flat=True).get()
-    if upto <= mark.seq:
+def _ledger_rollup(tenant_ids) -> int:
+    """A few statements for any number of tenants: lock their marks (in one order, so two
+    rollups never deadlock; one that ran meanwhile has moved them), read the new rows of
+    each by ``(tenant, seq)`` in one aggregate, add them to the days they fall on."""
+    marks = {
+        mark.tenant_id: mark
+        for mark in LedgerRollup.all_tenants.select_for_update().filter(tenant_id__in=tenant_ids).order_by("tenant_id")
+    }
+    # Rows up to an account's seq are committed (the account and its rows commit together).
+    upto = dict(CreditAccount.all_tenants.filter(tenant_id__in=tenant_ids).values_list("tenant_id", "seq"))
+    ranges = [(t, marks[t].seq, upto[t]) for t in tenant_ids if upto.get(t, 0) > marks[t].seq]
+    if not ranges:
         return 0
     per_day = list(
-        CreditTransaction.all_tenants.filter(tenant_id=tenant_id, seq__gt=mark.seq, seq__lte=upto)
+        CreditTransaction.all_tenants.filter(_any(Q(tenant_id=t, seq__gt=low, seq__lte=high) for t, low, high in ranges))
         .annotate(day=TruncDate("created_at", tzinfo=dt_timezone.utc))
-        .values("day")
+        .values("tenant_id", "day")
         .annotate(
             used=Sum("amount", filter=Q(type=CreditTransaction.Type.USAGE), default=ZERO),
             charges=Count("id", filter=Q(type=CreditTransaction.Type.USAGE)),
@@ -173,25 +186,37 @@ def _ledger_rollup(tenant_id) -> int:
             rows=Count("id"),
         )
     )
-    _ensure_days(tenant_id, [row["day"] for row in per_day])
-    for row in per_day:
-        UsageDay.all_tenants.filter(tenant_id=tenant_id, day=row["day"]).update(
-            credits_used=F("credits_used") - row["used"],  # usage amounts are negative
-            credits_added=F("credits_added") + row["added"],
-            charges=F("charges") + row["charges"],
-        )
-    mark.seq = upto
-    mark.save(update_fields=["seq", "updated_at"])
-    return sum(row["rows"] for row in per_day)
+    UsageDay.all_tenants.bulk_create(
+        [UsageDay(tenant_id=r["tenant_id"], day=r["day"]) for r in per_day], ignore_conflicts=True,
+    )
+    # The credit columns change only here, under the marks' locks: read, add, write back.
+    days = {
+        (u.tenant_id, u.day): u
+        for u in UsageDay.all_tenants.filter(_any(Q(tenant_id=r["tenant_id"], day=r["day"]) for r in per_day))
+    }
+    now = timezone.now()
+    for r in per_day:
+        day = days[(r["tenant_id"], r["day"])]
+        day.credits_used -= r["used"]  # usage amounts are negative
+        day.credits_added += r["added"]
+        day.charges += r["charges"]
+        day.updated_at = now
+    UsageDay.all_tenants.bulk_update(days.values(), ["credits_used", "credits_added", "charges", "updated_at"])
+    for t, _, high in ranges:
+        marks[t].seq, marks[t].updated_at = high, now
+    LedgerRollup.all_tenants.bulk_update([marks[t] for t, _, _ in ranges], ["seq", "updated_at"])
+    return sum(r["rows"] for r in per_day)
 
 
 def _counters_rollup() -> None:
+    """Copy today's counters (the periodic task's job: the dashboard reads them live)."""
     tenant_ids = list(Tenant.objects.values_list("id", flat=True))
     today = day_date(day_number())
     counted = {t: c for t, c in counters_today(tenant_ids).items() if (c[0] or 0) or c[1]}
+    UsageDay.all_tenants.bulk_create([UsageDay(tenant_id=t, day=today) for t in counted], ignore_conflicts=True)
     for tenant_id, (requests, throttled) in counted.items():
-        _ensure_days(tenant_id, [today])
-        # The counters only grow within a day: never let an older reading lower the copy.
+        # One row per statement, in autocommit: no lock is held across rows. The counters
+        # only grow within a day: an older reading never lowers the copy.
         UsageDay.all_tenants.filter(tenant_id=tenant_id, day=today).update(
             requests=Greatest(F("requests"), requests or 0), throttled=Greatest(F("throttled"), throttled),
         )

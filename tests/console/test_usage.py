@@ -52,6 +52,22 @@ def test_the_rollup_takes_each_ledger_row_once(tenant, other_tenant, priced_mode
     assert LedgerRollup.all_tenants.get(tenant=tenant).seq == 6
 
 
+def test_a_rollup_is_a_few_statements_however_many_tenants_moved(make_tenant):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def statements(tenants):
+        for tenant in tenants:
+            fund(tenant, "1")
+        with CaptureQueriesContext(connection) as queries:
+            assert usage_rollup(counters=False) == len(tenants)
+        return len(queries)
+
+    one = statements([make_tenant("one")])
+    assert statements([make_tenant(f"many-{i}") for i in range(12)]) == one
+    assert UsageDay.all_tenants.filter(credits_added=1).count() == 13
+
+
 @pytest.mark.postgres
 def test_concurrent_rollups_never_count_a_row_twice(tenant, priced_model):
     fund(tenant, "100")

@@ -85,6 +85,14 @@ class Dashboard:
         return by_credit + sorted(quota, key=lambda t: -t.quota_used)[:5]
 
 
+def _today(usage: TenantUsage, requests, throttled) -> None:
+    # The limiter counts the requests of a tenant with a quota from its first request of
+    # the day: no counter yet is none yet. Without a quota it keeps no count at all.
+    if requests is None and usage.limits.daily_quota is not None:
+        requests = 0
+    usage.requests_today, usage.throttled_today = requests, throttled
+
+
 def dashboard_get() -> Dashboard:
     today = day_date(day_number())
     since = today - timedelta(days=WINDOW_DAYS - 1)
@@ -107,7 +115,7 @@ def dashboard_get() -> Dashboard:
             tenants[row["tenant_id"]].burned_7d = row["d7"] or ZERO
     counters = counters_today(tenants)
     for tenant_id, (requests, throttled) in counters.items():
-        tenants[tenant_id].requests_today, tenants[tenant_id].throttled_today = requests, throttled
+        _today(tenants[tenant_id], requests, throttled)
 
     per_day = {
         row["day"]: row for row in
@@ -149,7 +157,7 @@ def tenant_page_get(*, tenant: Tenant, ledger_rows: int = 10) -> TenantPage:
     usage.open_holds = CreditHold.all_tenants.filter(tenant=tenant, status=CreditHold.Status.OPEN).count()
     counters = counters_today([tenant.pk]).get(tenant.pk)
     if counters:
-        usage.requests_today, usage.throttled_today = counters
+        _today(usage, *counters)
     today = day_date(day_number())
     since = today - timedelta(days=WINDOW_DAYS - 1)
     stored = {row.day: row for row in UsageDay.all_tenants.filter(tenant=tenant, day__gte=since)}

@@ -85,6 +85,7 @@ def test_credits_granted_on_the_tenant_page_show_everywhere(
     before = ops.page.inner_text("#total-balance")
 
     ops.open(f"/admin/tenants/tenant/{tenant.pk}/change/")
+    assert ops.page.inner_text("#requests-today") == "0"  # a quota, and no request yet today
     ops.page.fill("#grant-amount", "250")
     ops.page.fill("#grant-reason", "purchase order 1234")
     ops.page.click("#grant")

@@ -42,9 +42,10 @@ def _installed(labels):
     return [label for label in labels if label in present]
 
 
-def roles_ensure(using: str = "default") -> None:
-    for config in apps.get_app_configs():  # permissions first: they may not exist yet
-        create_permissions(config, verbosity=0, using=using)
+def roles_ensure(using: str = "default", *, create_permissions_first: bool = True) -> None:
+    if create_permissions_first:  # outside migrate they may not exist yet
+        for config in apps.get_app_configs():
+            create_permissions(config, verbosity=0, using=using)
     permissions = Permission.objects.using(using).select_related("content_type")
     platform = permissions.filter(content_type__app_label__in=platform_apps())
     views = permissions.filter(
@@ -57,6 +58,9 @@ def roles_ensure(using: str = "default") -> None:
 
 
 def on_post_migrate(sender, using="default", **kwargs):
-    if sender.name != "console":  # the last app: every other app's tables exist by now
+    # Once, after the last app that is sent the signal (those with a models module).
+    if sender is not [config for config in apps.get_app_configs() if config.models_module][-1]:
         return
-    roles_ensure(using)
+    # Django's own handler has created every app's permissions by now (it runs first for
+    # each app, the last one included).
+    roles_ensure(using, create_permissions_first=False)

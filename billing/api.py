@@ -9,8 +9,7 @@ from billing import idempotency, selectors, services
 from billing.models import CreditTransaction
 from models_catalog.selectors import model_get
 from radiant.api import TenantAPIView
-from radiant.request_context import current_request_id
-from radiant.inputs import StrictInput, query_input
+from radiant.inputs import StrictInput
 from radiant.pagination import CursorPagination, PageInput
 from radiant.problems import InsufficientCredits, UnprocessableInput, problem_for
 
@@ -85,12 +84,14 @@ class TransactionListView(TenantAPIView):
         since = serializers.DateTimeField(required=False, help_text="Rows created at or after this time.")
         until = serializers.DateTimeField(required=False, help_text="Rows created before this time.")
 
+    query_input = FilterInput
+
     @extend_schema(operation_id="v1_credit_transactions_list", parameters=[FilterInput], responses=TransactionPage)
     def get(self, request):
-        query = query_input(self.FilterInput, request)
+        query = self.context.query
         filters = {name: query[name] for name in ("type", "since", "until") if name in query}
         return Response(self.paginate(
-            request, selectors.transaction_list(**filters), lambda rows: TransactionOutput(rows, many=True).data, query,
+            selectors.transaction_list(**filters), lambda rows: TransactionOutput(rows, many=True).data,
         ))
 
 
@@ -153,7 +154,7 @@ class UsageView(TenantAPIView):
             row = services.usage_charge(
                 tenant_id=self.tenant.tenant_id, model=model,
                 input_tokens=data["input_tokens"], output_tokens=data["output_tokens"],
-                request_id=self.request_id(),
+                request_id=self.context.request_id,
             )
         except InsufficientCredits as exc:
             if not keep_refusal:
@@ -166,9 +167,6 @@ class UsageView(TenantAPIView):
             "available": _MONEY.to_representation(row.balance_after - row.held_after),
         }
         return _rendered(Response(body, status=201))
-
-    def request_id(self) -> str:
-        return current_request_id() or ""
 
 
 _MONEY = serializers.DecimalField(max_digits=20, decimal_places=9)

@@ -82,7 +82,8 @@ class RequestStats:
 
     __slots__ = (
         "queries", "query_ns", "cache_hits", "cache_misses", "redis_errors", "fail_open",
-        "charged", "insufficient_credits", "audit_fallbacks", "holds_open",
+        "charged", "insufficient_credits", "audit_fallbacks", "holds_open", "principal", "throttle",
+        "throttle_scope",
     )
 
     def __init__(self):
@@ -90,6 +91,9 @@ class RequestStats:
         self.redis_errors = self.fail_open = self.insufficient_credits = self.audit_fallbacks = 0
         self.charged = None  # Decimal: credits this request charged
         self.holds_open = None
+        self.principal = None  # who the request authenticated as (tenant, tier, key prefix)
+        self.throttle = None  # the limiter's outcome: allowed, rate_limited, daily_quota_exceeded
+        self.throttle_scope = None  # whose budget: tenant or ip
 
 
 _current: ContextVar[RequestStats | None] = ContextVar("radiant_request_stats", default=None)
@@ -110,6 +114,23 @@ def request_ended(token) -> None:
 #
 # Each function is cheap inside a request (an attribute increment on the current stats);
 # the hot path calls cache_hit() once.
+
+
+def admitted(principal, decision) -> None:
+    """The tenant API authenticated ``principal`` and its limiter said ``decision`` (None:
+    not checked)."""
+    stats = _current.get()
+    if stats is not None:
+        stats.principal = principal
+        if decision is not None:
+            stats.throttle, stats.throttle_scope = decision.outcome, "tenant"
+
+
+def address_limited(decision) -> None:
+    """A request that did not authenticate was counted against its client address."""
+    stats = _current.get()
+    if stats is not None:
+        stats.throttle, stats.throttle_scope = decision.outcome, "ip"
 
 
 def cache_hit() -> None:

@@ -16,10 +16,11 @@ list's ordering, so a tampered cursor, or one taken from another list, is a 400
 ``validation_error`` on ``cursor`` rather than a surprising page.
 
 Use from a view on ``radiant.api.TenantAPIView``: declare ``pagination =
-CursorPagination("-created_at", "-id")`` and return ``self.paginate(request, queryset,
-serialize)``. A list with filters validates its query with a serializer that subclasses
+CursorPagination("-created_at", "-id")`` and return ``Response(self.paginate(queryset,
+serialize))``. A list with filters declares its ``query_input`` as a subclass of
 ``PageInput``, so ``cursor`` and ``page_size`` are known fields there (``StrictInput``
-refuses unknown ones) and appear in the schema.
+refuses unknown ones) and appear in the schema; a list without filters is validated with
+``PageInput`` itself.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from django.db.models import Q, QuerySet
 from django.utils.http import urlencode
 from rest_framework import serializers
 
-from radiant.inputs import StrictInput, query_input
+from radiant.inputs import StrictInput
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
@@ -119,10 +120,6 @@ class CursorPagination:
             cursor=cursor,
         )
 
-    def page_request(self, request, query: dict | None = None) -> PageRequest:
-        """The page ``request`` asks for; ``query``: its validated filters, if the list has any."""
-        return self.request_of(query if query is not None else query_input(PageInput, request))
-
     # --- reading --------------------------------------------------------------------------
 
     def _after(self, position: tuple) -> Q:
@@ -184,8 +181,8 @@ def _attribute(row, field: str):
 
 
 def paginate(request, pagination: CursorPagination, queryset: QuerySet, serialize: Callable[[list], Iterable[Any]],
-             query: dict | None = None) -> dict:
-    """The list envelope for the page of ``queryset`` that ``request`` asks for;
+             page_request: PageRequest) -> dict:
+    """The list envelope for the page of ``queryset`` that ``page_request`` asks for;
     ``serialize`` turns the page's rows into the ``results`` list."""
-    page = pagination.page(queryset, pagination.page_request(request, query))
+    page = pagination.page(queryset, page_request)
     return pagination.envelope(request, page, list(serialize(page.items)))

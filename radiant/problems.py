@@ -13,7 +13,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from radiant import tenancy
-from radiant.cache import InvalidationUnavailable
+from radiant.invalidation import InvalidationUnavailable
 from radiant.request_context import current_request_id
 
 logger = logging.getLogger(__name__)

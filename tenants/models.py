@@ -6,7 +6,7 @@ from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import F, Q
 
-from radiant.cache import InvalidatingQuerySet
+from radiant.invalidation import InvalidatingQuerySet
 from radiant.models import TimeStamped
 from radiant.tenancy import TenantManager, TenantOwned
 

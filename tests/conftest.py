@@ -49,9 +49,9 @@ def _fresh_cache():
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits():
     """The in-process limiter (embedded default) starts empty, as Redis does after clear()."""
-    from radiant import throttling
+    from radiant.ratelimit import backends
 
-    throttling.local_reset()
+    backends.local_reset()
     yield
 
 

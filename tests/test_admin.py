@@ -6,7 +6,7 @@ import pytest
 from django.contrib.messages import get_messages
 
 from tenants.models import ApiKey, Membership, Tenant, Tier
-from tenants.selectors import api_key_principal
+from tenants.auth import principal_for as api_key_principal
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 

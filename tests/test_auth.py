@@ -7,7 +7,7 @@ from django.utils import timezone
 from rest_framework.exceptions import AuthenticationFailed
 
 from tenants.models import Tenant
-from tenants.selectors import api_key_authenticate
+from tenants.auth import principal_for
 from tenants.services import api_key_revoke, tenant_set_status
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -93,10 +93,10 @@ def test_expired_key(tenant, api_client_for):
 def test_key_expires_on_time_even_while_its_auth_entry_is_cached(tenant, api_client_for):
     expires_at = timezone.now() + timedelta(hours=1)
     client = api_client_for(tenant, expires_at=expires_at)
-    assert api_key_authenticate(client.raw_key).principal.tenant_id == tenant.id  # cached now
+    assert principal_for(client.raw_key).tenant_id == tenant.id  # cached now
 
     with pytest.raises(AuthenticationFailed, match="expired"):
-        api_key_authenticate(client.raw_key, now=expires_at + timedelta(seconds=1))
+        principal_for(client.raw_key, now=expires_at + timedelta(seconds=1))
 
 
 def test_suspended_tenant_gets_403_and_reactivation_restores_access(tenant, api_client_for):

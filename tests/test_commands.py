@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from tenants.models import ApiKey, Tenant, Tier
-from tenants.selectors import api_key_principal
+from tenants.auth import principal_for as api_key_principal
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 

@@ -11,10 +11,9 @@ from django.http import HttpResponse
 from django.test import Client, RequestFactory
 from django.utils import timezone
 
-from radiant import cache as response_cache
-from radiant import cache_keys
+from radiant import cache_keys, invalidation
 from radiant.middleware import MATCHES_KEPT, ApiLane
-from tenants import selectors
+from tenants import auth
 from tenants.models import ApiKey
 from tenants.services import api_key_revoke
 from tests.catalog.conftest import make_model, record_redis_round_trips
@@ -80,7 +79,7 @@ def test_a_revoked_key_fails_on_the_next_get_models_with_its_auth_cached(catalog
     client, colleague = api_client_for(tenant), api_client_for(tenant)
     warm(client), warm(colleague)
     if settings.REDIS_URL:  # this process remembers the key, on top of Redis's entry for it
-        assert selectors.api_key_hash(client.raw_key) in selectors._known
+        assert auth.api_key_hash(client.raw_key) in auth._remembered
 
     revoke(client.api_key)
 
@@ -119,7 +118,7 @@ def test_a_warm_get_makes_one_round_trip_to_redis(catalog, tenant, api_client_fo
     # ... and it was counted (the daily count: the bucket refills between requests)
     assert int(response["X-RateLimit-Daily-Remaining"]) == int(before["X-RateLimit-Daily-Remaining"]) - 1
     if url == MODELS:
-        assert f"models:{tenant.id}:list".encode() in trips[0]
+        assert f"models:{{{tenant.id}}}:list".encode() in trips[0]
 
 
 @pytest.mark.redis
@@ -147,7 +146,7 @@ def test_a_process_that_remembers_a_key_obeys_a_change_committed_by_another(tena
     # commit does to Redis.
     with connections["default"].cursor() as cursor:
         cursor.execute("UPDATE tenants_apikey SET revoked_at = now() WHERE id = %s", [client.api_key.pk])
-    response_cache.bump(cache_keys.auth_generation(tenant.id))
+    invalidation.bump(cache_keys.auth_generation(tenant.id))
 
     response = client.get("/api/v1/tenant")
     assert response.status_code == 401
@@ -158,8 +157,8 @@ def test_a_process_that_remembers_a_key_obeys_a_change_committed_by_another(tena
 def test_remembered_keys_expire_with_their_cache_entry(tenant, api_client_for, monkeypatch):
     client = api_client_for(tenant)
     warm(client, "/api/v1/tenant")
-    later = time.time() + selectors.AUTH_CACHE_TTL + 1
-    monkeypatch.setattr(selectors.time, "time", lambda: later)
+    later = time.time() + auth.AUTH_CACHE_TTL + 1
+    monkeypatch.setattr(auth.time, "time", lambda: later)
 
     with captured_queries() as queries:
         assert client.get("/api/v1/tenant").status_code == 200

@@ -8,7 +8,10 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from audit import jobs as audit_jobs
+from billing import jobs as billing_jobs
 from radiant import jobs
+from tenants import jobs as tenant_jobs
 from tenants.models import ApiKey
 from tenants.services import TenantError, api_key_create, api_key_purge
 
@@ -52,7 +55,7 @@ def test_purge_job_uses_the_retention_setting(tenant, settings):
     _key(tenant, "revoked-8-days-ago", revoked_at=timezone.now() - timedelta(days=8))
     _key(tenant, "revoked-6-days-ago", revoked_at=timezone.now() - timedelta(days=6))
 
-    result = jobs.purge_stale_api_keys({"detail-type": "Scheduled Event"}, None)
+    result = tenant_jobs.purge_stale_api_keys({"detail-type": "Scheduled Event"}, None)
 
     assert result["deleted"] == 1
     assert list(ApiKey.all_tenants.values_list("name", flat=True)) == ["revoked-6-days-ago"]
@@ -61,7 +64,7 @@ def test_purge_job_uses_the_retention_setting(tenant, settings):
 def test_purged_key_still_cannot_authenticate(tenant, api_client_for):
     client = api_client_for(tenant)
     ApiKey.all_tenants.filter(pk=client.api_key.pk).update(revoked_at=timezone.now() - timedelta(days=200))
-    jobs.purge_stale_api_keys()
+    tenant_jobs.purge_stale_api_keys()
 
     response = client.get("/api/v1/tenant")
 
@@ -138,7 +141,7 @@ def test_billing_and_audit_jobs_run_as_scheduled_events(make_tenant):
         hold = hold_reserve(tenant_id=tenant.id, amount=Decimal("2"), ttl=timedelta(microseconds=1))
     event = {"detail-type": "Scheduled Event"}
 
-    assert jobs.release_expired_holds(event, None) == {"job": "release_expired_holds", "released": 1}
+    assert billing_jobs.release_expired_holds(event, None) == {"job": "release_expired_holds", "released": 1}
     assert CreditHold.all_tenants.get(pk=hold.pk).status == "expired"
-    assert jobs.purge_idempotency_keys(event, None) == {"job": "purge_idempotency_keys", "deleted": 0}
-    assert jobs.ensure_audit_partitions(event, None)["job"] == "ensure_audit_partitions"
+    assert billing_jobs.purge_idempotency_keys(event, None) == {"job": "purge_idempotency_keys", "deleted": 0}
+    assert audit_jobs.ensure_audit_partitions(event, None)["job"] == "ensure_audit_partitions"

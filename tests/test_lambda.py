@@ -301,7 +301,7 @@ def test_scheduled_events_run_the_periodic_jobs(lambda_handler, tenant, django_u
         results[event["function"]] = handler.handler(scheduled_event(rule), None)
 
     assert results["radiant.jobs.clear_expired_sessions"] == {"job": "clear_expired_sessions", "deleted": 1}
-    assert results["radiant.jobs.purge_stale_api_keys"]["deleted"] == 2
+    assert results["tenants.jobs.purge_stale_api_keys"]["deleted"] == 2
     assert set(Session.objects.values_list("session_key", flat=True)) == {live.session_key}
     assert set(ApiKey.all_tenants.values_list("name", flat=True)) == {"recent-revoked", "in-use"}
 
@@ -314,7 +314,7 @@ def test_the_migrations_function_schedules_the_same_jobs(lambda_handler, tenant)
     key, _ = api_key_create(tenant=tenant, name="ancient")
     ApiKey.all_tenants.filter(pk=key.pk).update(revoked_at=timezone.now() - timedelta(days=400))
     handler, cli = lambda_handler("production_migrations")
-    event = next(e for e in cli.stage_config["events"] if e["function"] == "radiant.jobs.purge_stale_api_keys")
+    event = next(e for e in cli.stage_config["events"] if e["function"] == "tenants.jobs.purge_stale_api_keys")
     rule = cli.zappa.get_scheduled_event_name(event, event["function"], cli.lambda_name)
 
     result = handler.handler(scheduled_event(rule), None)

@@ -6,7 +6,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import transaction
 
-from radiant.cache import InvalidationUnavailable
+from radiant.invalidation import InvalidationUnavailable
 from tenants.models import ApiKey, Tenant, Tier
 from tenants.services import api_key_revoke, tenant_set_status
 

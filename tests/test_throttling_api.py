@@ -17,7 +17,9 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from bench.harness import free_port
-from radiant import cache_keys, throttling
+from radiant import cache_keys
+from radiant.client_ip import client_ip
+from radiant.ratelimit import backends, script
 from tests.utc import seconds_to_utc_midnight
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -298,9 +300,9 @@ def test_every_key_the_limiter_writes_has_an_expiry(make_tenant, api_client_for,
     assert set(written) == expected
     assert all(ttl > 0 for ttl in written.values()), written
     daily = written[cache.make_key(cache_keys.ratelimit_tenant_daily(limited.id))]
-    assert daily <= (seconds_to_utc_midnight(started) + throttling.DAILY_KEY_GRACE) * 1000
+    assert daily <= (seconds_to_utc_midnight(started) + script.DAILY_KEY_GRACE) * 1000
     bucket = written[cache.make_key(cache_keys.ratelimit_tenant(limited.id))]
-    assert bucket <= math.ceil(3 / 10 * 1000) + throttling.BUCKET_KEY_GRACE_MS  # 3 tokens at 10/s
+    assert bucket <= math.ceil(3 / 10 * 1000) + script.BUCKET_KEY_GRACE_MS  # 3 tokens at 10/s
 
 
 # --- per-IP limit -------------------------------------------------------------------------
@@ -404,7 +406,7 @@ def test_client_ip(rf, settings, trusted, forwarded, remote, expected):
     extra = {"REMOTE_ADDR": remote}
     if forwarded is not None:
         extra["HTTP_X_FORWARDED_FOR"] = forwarded
-    assert throttling.client_ip(rf.get("/", **extra)) == expected
+    assert client_ip(rf.get("/", **extra)) == expected
 
 
 # --- Redis unreachable ----------------------------------------------------------------
@@ -432,7 +434,7 @@ def private_redis(settings):
         process.kill()
         pytest.fail("private redis-server did not start")
     settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": f"redis://127.0.0.1:{port}/0"}}
-    throttling._last_warning[0] = 0.0  # let this test see the (rate-limited) warning
+    backends._last_warning[0] = 0.0  # let this test see the (rate-limited) warning
     process.probe = probe
     yield process
     probe.close()
@@ -451,17 +453,17 @@ def test_fail_open_admits_and_counts_when_redis_is_down(settings, private_redis,
     settings.RATELIMIT_FAIL_OPEN = True
     client = api_client_for(make_tenant(tier="free", rps=1, burst=2))
     assert [client.get("/api/v1/tenant").status_code for _ in range(3)] == [200, 200, 429]  # the private one limits
-    before = throttling.stats()["unavailable"]
+    before = backends.stats()["unavailable"]
 
     _stop(private_redis)
-    with caplog.at_level("WARNING", logger="radiant.throttling"):
+    with caplog.at_level("WARNING", logger="radiant.ratelimit"):
         responses = [client.get("/api/v1/tenant") for _ in range(3)]
         anonymous = APIClient().get("/api/v1/tenant")
 
     assert [r.status_code for r in responses] == [200, 200, 200]
     assert "X-RateLimit-Limit" not in responses[0].headers  # nothing known to report
     assert anonymous.status_code == 401
-    assert throttling.stats()["unavailable"] == before + 4  # one check per request
+    assert backends.stats()["unavailable"] == before + 4  # one check per request
     assert any("rate limiter unavailable" in r.getMessage() and "admitting" in r.getMessage() for r in caplog.records)
 
 

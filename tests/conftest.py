@@ -162,12 +162,13 @@ def not_near_midnight():
 
 @pytest.fixture
 def private_redis(settings):
-    """The default cache on a redis-server this test may restart."""
-    from tests.private_redis import PrivateRedis
+    """The default cache on a redis-server of this test's own, which it may stall, restart,
+    stop or drop the clients of (tests/redis_servers.py)."""
+    from tests.redis_servers import PrivateRedis
 
     server = PrivateRedis()
     server.start()
-    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": f"redis://127.0.0.1:{server.port}/0"}}
+    settings.CACHES = server.caches
     try:
         yield server
     finally:

@@ -74,7 +74,7 @@ def test_a_change_made_while_redis_is_stalled_is_refused_and_says_so(warm_client
 @pytest.fixture
 def lossy_link(private_redis, settings):
     """The cache reaches the private Redis through a link that can lose what it carries."""
-    from tests.private_redis import LossyLink
+    from tests.redis_servers import LossyLink
 
     link = LossyLink(private_redis.port)
     settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": f"redis://127.0.0.1:{link.port}/0"}}

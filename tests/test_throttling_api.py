@@ -6,7 +6,6 @@ in-process one in the embedded default. Tests that need Redis itself are marked.
 
 import contextlib
 import math
-import subprocess
 import time
 
 import pytest
@@ -16,7 +15,6 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from bench.harness import free_port
 from radiant import cache_keys
 from radiant.client_ip import client_ip
 from radiant.ratelimit import backends, script
@@ -413,49 +411,20 @@ def test_client_ip(rf, settings, trusted, forwarded, remote, expected):
 
 
 @pytest.fixture
-def private_redis(settings):
-    """A redis-server of our own, as the default cache; the test may kill it."""
-    port = free_port()
-    process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--daemonize", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    import redis as redis_py
-
-    probe = redis_py.Redis(host="127.0.0.1", port=port, socket_timeout=0.5)
-    for _ in range(100):
-        try:
-            probe.ping()
-            break
-        except redis_py.exceptions.ConnectionError:
-            time.sleep(0.05)
-    else:
-        process.kill()
-        pytest.fail("private redis-server did not start")
-    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": f"redis://127.0.0.1:{port}/0"}}
-    backends._last_warning[0] = 0.0  # let this test see the (rate-limited) warning
-    process.probe = probe
-    yield process
-    probe.close()
-    if process.poll() is None:
-        process.kill()
-    process.wait()
-
-
-def _stop(process):
-    process.kill()
-    process.wait()
+def warnings_seen():
+    backends._last_warning[0] = 0.0  # let the test see the (rate-limited) warning
 
 
 @pytest.mark.redis
-def test_fail_open_admits_and_counts_when_redis_is_down(settings, private_redis, make_tenant, api_client_for, caplog):
+def test_fail_open_admits_and_counts_when_redis_is_down(
+    settings, private_redis, warnings_seen, make_tenant, api_client_for, caplog
+):
     settings.RATELIMIT_FAIL_OPEN = True
     client = api_client_for(make_tenant(tier="free", rps=1, burst=2))
     assert [client.get("/api/v1/tenant").status_code for _ in range(3)] == [200, 200, 429]  # the private one limits
     before = backends.stats()["unavailable"]
 
-    _stop(private_redis)
+    private_redis.stop()
     with caplog.at_level("WARNING", logger="radiant.ratelimit"):
         responses = [client.get("/api/v1/tenant") for _ in range(3)]
         anonymous = APIClient().get("/api/v1/tenant")
@@ -473,7 +442,7 @@ def test_fail_closed_answers_503_when_redis_is_down(settings, private_redis, mak
     client = api_client_for(make_tenant(tier="free"))
     assert client.get("/api/v1/tenant").status_code == 200
 
-    _stop(private_redis)
+    private_redis.stop()
     response = client.get("/api/v1/tenant")
     anonymous = APIClient().get("/api/v1/tenant")
 
@@ -488,7 +457,7 @@ def test_script_is_reloaded_after_the_server_forgets_it(private_redis, make_tena
     client = api_client_for(make_tenant(tier="free"))
     assert remaining(client.get("/api/v1/tenant")) == 19
 
-    private_redis.probe.script_flush()  # the private server only; as after a failover
+    assert private_redis.command(b"SCRIPT FLUSH\r\n").startswith(b"+OK")  # the private server only; as after a failover
 
     response = client.get("/api/v1/tenant")
     assert response.status_code == 200

@@ -2,9 +2,6 @@
 and the API keeps answering from the database when Redis is gone."""
 
 import logging
-import shutil
-import socket
-import subprocess
 import threading
 import time
 
@@ -13,6 +10,7 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connections, transaction
 
+from bench.harness import free_port
 from configuration.models import ConfigEntry
 from models_catalog import selectors as catalog_selectors
 from models_catalog.models import AIModel
@@ -25,6 +23,7 @@ from tests.catalog.conftest import (
     record_cache_calls,
     record_redis_round_trips,
 )
+from tests.redis_servers import cache_settings
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -304,7 +303,7 @@ def test_expired_hot_key_is_rebuilt_once_while_the_others_serve_the_stale_copy(
             if len(answered) == BURST - 1:
                 others_done.set()
 
-    rebuilds = _count_rebuilds(monkeypatch, lambda: others_done.wait(timeout=20))
+    rebuilds = _count_rebuilds(monkeypatch, lambda: others_done.wait(timeout=30))
     responses = _burst(clients, "/api/v1/models", on_response)
 
     assert len(rebuilds) == 1
@@ -326,31 +325,33 @@ def test_invalidated_hot_key_is_rebuilt_once_and_nobody_gets_the_old_copy(
     clients = _clients(api_client_for, tenant, BURST)
     warm(clients[0], "/api/v1/models")
     AIModel.all_tenants.filter(slug="gpt-4o").update(display_name="Updated")
+    # A waiting request would build the answer itself after WAIT_BUDGET: not while this
+    # test holds the rebuild, however slow the machine.
+    monkeypatch.setattr(response_cache, "WAIT_BUDGET", 60.0)
 
-    rebuilds = _count_rebuilds(monkeypatch, lambda: time.sleep(0.3))  # a slow query
+    # The rebuild holds on until every other request is waiting for it (none may have
+    # found a usable entry: the only one was built under the replaced version).
+    waiting, all_waiting = [], threading.Event()
+    counter = threading.Lock()
+    original_wait = response_cache._wait
+
+    def wait(plan):
+        with counter:
+            waiting.append(plan.key)
+            if len(waiting) == BURST - 1:
+                all_waiting.set()
+        return original_wait(plan)
+
+    monkeypatch.setattr(response_cache, "_wait", wait)
+    rebuilds = _count_rebuilds(monkeypatch, lambda: all_waiting.wait(timeout=30))
     responses = _burst(clients, "/api/v1/models")
 
     assert len(rebuilds) == 1
+    assert all_waiting.is_set()
     assert [names(response)["gpt-4o"] for response in responses] == ["Updated"] * BURST
 
 
 # --- 4. Redis down or unreachable: answers from the database -------------------------------
-
-
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _redis_cache_settings(port):
-    return {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": f"redis://127.0.0.1:{port}/0",
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
-        }
-    }
 
 
 def _exercise_every_endpoint(client):
@@ -371,42 +372,13 @@ def _exercise_every_endpoint(client):
 
 def test_unreachable_redis_answers_from_the_database(reference_data, tenant, api_client_for, settings, caplog):
     client = api_client_for(tenant)
-    settings.CACHES = _redis_cache_settings(_free_port())  # nothing listens there
+    settings.CACHES = cache_settings(free_port())  # nothing listens there
     caplog.set_level(logging.WARNING, logger="radiant.cache")
 
     _exercise_every_endpoint(client)
 
     assert any("cache unavailable" in record.getMessage() for record in caplog.records)
     assert any("invalidation failed" in record.getMessage() for record in caplog.records)
-
-
-@pytest.fixture
-def private_redis(settings):
-    """A redis-server of this test's own, on a free port, that the test may kill."""
-    binary = shutil.which("redis-server")
-    assert binary, "redis-server is not installed"
-    port = _free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
-                    sock.sendall(b"PING\r\n")
-                    if sock.recv(16).startswith(b"+PONG"):
-                        break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "private redis-server did not start"
-            time.sleep(0.05)
-        settings.CACHES = _redis_cache_settings(port)
-        yield process
-    finally:
-        process.kill()
-        process.wait(timeout=10)
 
 
 @pytest.mark.redis
@@ -416,8 +388,7 @@ def test_redis_stopped_mid_flight_answers_from_the_database(
     client = api_client_for(tenant)
     warm(client, "/api/v1/models")  # served from the private Redis
 
-    private_redis.kill()
-    private_redis.wait(timeout=10)
+    private_redis.stop()
     caplog.set_level(logging.WARNING, logger="radiant.cache")
 
     with capture_sql() as queries:

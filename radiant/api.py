@@ -38,7 +38,8 @@ What a handler uses (the whole surface; everything else is sealed):
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from django.db import connections
 from django.http import HttpResponse
@@ -63,7 +64,7 @@ class Context:
     """What the base class knows about the request it answers: who is calling, what the
     limiter said, the validated query, the cache plan and what was read for it."""
 
-    __slots__ = ("request_id", "tenant", "decision", "query", "plan", "values", "_planned_for", "_deferred")
+    __slots__ = ("_deferred", "_planned_for", "decision", "plan", "query", "request_id", "tenant", "values")
 
     def __init__(self, request_id: str | None):
         self.request_id = request_id or ""

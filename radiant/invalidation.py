@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import logging
 import secrets
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from django.core.cache import cache
 from django.db import models, transaction
@@ -68,7 +69,7 @@ def mark_changing(*version_keys: str) -> None:
     if not version_keys:
         return
     try:
-        cache.set_many({key: CHANGING for key in version_keys}, VERSION_TTL)
+        cache.set_many(dict.fromkeys(version_keys, CHANGING), VERSION_TTL)
     except Exception as exc:
         logger.error("cache unreachable; refusing a change it could not make effective (%s)", type(exc).__name__)
         raise InvalidationUnavailable(exc) from exc

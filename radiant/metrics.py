@@ -62,9 +62,9 @@ from __future__ import annotations
 import hmac
 import os
 import threading
+from collections.abc import Callable
 from contextvars import ContextVar
 from decimal import Decimal
-from typing import Callable
 
 from django.conf import settings
 from django.http import Http404, HttpResponse
@@ -81,8 +81,18 @@ class RequestStats:
     """What one request did, for its log line and its metrics (one per request)."""
 
     __slots__ = (
-        "queries", "query_ns", "cache_hits", "cache_misses", "redis_errors", "fail_open",
-        "charged", "insufficient_credits", "audit_fallbacks", "holds_open", "principal", "throttle",
+        "audit_fallbacks",
+        "cache_hits",
+        "cache_misses",
+        "charged",
+        "fail_open",
+        "holds_open",
+        "insufficient_credits",
+        "principal",
+        "queries",
+        "query_ns",
+        "redis_errors",
+        "throttle",
         "throttle_scope",
     )
 

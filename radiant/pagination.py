@@ -28,9 +28,10 @@ from __future__ import annotations
 import datetime
 import hashlib
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from django.core import signing
 from django.core.exceptions import ValidationError as DjangoValidationError

@@ -208,11 +208,9 @@ def exception_handler(exc, context):
             headers["WWW-Authenticate"] = exc.auth_header
         if getattr(exc, "wait", None) is not None:
             headers["Retry-After"] = str(int(exc.wait))
-        for cls, code, title in _DRF_CODES:
-            if isinstance(exc, cls):
-                break
-        else:
-            code, title = exc.default_code, "Error"
+        code, title = next(
+            ((code, title) for cls, code, title in _DRF_CODES if isinstance(exc, cls)), (exc.default_code, "Error")
+        )
         extra = {}
         if isinstance(exc, exceptions.ValidationError):
             extra["errors"] = _flatten_errors(exc.detail)

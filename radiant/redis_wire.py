@@ -31,7 +31,7 @@ from __future__ import annotations
 import os
 import pickle
 import threading
-from typing import Iterable
+from collections.abc import Iterable
 
 from django.core.cache import caches
 from django.core.signals import setting_changed

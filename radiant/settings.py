@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "localization",
     "axes",
     "audit",
+    "demo",
 ]
 
 # Outermost first. Why each sits where it does:

@@ -10,7 +10,7 @@ from celery import shared_task
 
 from radiant import metrics, tenancy
 from radiant.actors import acting_as
-from radiant.celery import app as _celery_app  # noqa: F401  tasks bind to the project's app
+from radiant.celery import app as _celery_app
 
 
 def tenant_task(*task_args, **task_options):

@@ -37,9 +37,9 @@ import hashlib
 import hmac
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterator
 from uuid import UUID
 
 from django.conf import settings

@@ -10,7 +10,6 @@ from radiant.invalidation import InvalidatingQuerySet
 from radiant.models import TimeStamped
 from radiant.tenancy import TenantManager, TenantOwned
 
-
 # Upper bounds of the limits, the same for every database (the columns themselves would
 # allow 2**31 - 1 on PostgreSQL and anything on SQLite): far above any real tier, and low
 # enough that token-bucket arithmetic stays exact.

@@ -9,8 +9,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from tenants.models import MAX_BURST, MAX_DAILY_QUOTA, MAX_RPS, ApiKey, Tenant, Tier
 from tenants.auth import KEY_SCHEME, api_key_check, api_key_hash
+from tenants.models import MAX_BURST, MAX_DAILY_QUOTA, MAX_RPS, ApiKey, Tenant, Tier
 
 logger = logging.getLogger(__name__)
 

@@ -91,7 +91,8 @@ def exercise_every_path(tenant, api_client_for, operator, priced_model, *, worke
 def expect_every_path(tenant, client_prefix, tx_id):
     assert wait_for(lambda: logged("credits.usage", object_id=tx_id).exists())
     usage = logged("credits.usage", object_id=tx_id).get()
-    assert (usage.actor_type, usage.actor, usage.tenant_id, usage.request_id) == ("api_key", client_prefix, tenant.id, "req-audit-1")
+    who = (usage.actor_type, usage.actor, usage.tenant_id, usage.request_id)
+    assert who == ("api_key", client_prefix, tenant.id, "req-audit-1")
     assert usage.changes == {"balance": ["5.000000000", "4.992500000"]}
     assert wait_for(lambda: logged("tier.update", changes__burst=[200, 201]).exists())
     admin_edit = logged("tier.update", changes__burst=[200, 201]).get()
@@ -119,7 +120,9 @@ def tenant_keys(tenant):
 
 @pytest.mark.postgres
 @pytest.mark.redis
-def test_with_the_broker_unreachable_every_record_is_written_directly(broker_unreachable, tenant, api_client_for, operator, priced_model):
+def test_with_the_broker_unreachable_every_record_is_written_directly(
+    broker_unreachable, tenant, api_client_for, operator, priced_model
+):
     before = radiant_tasks.fallback_count()
     tx_id = exercise_every_path(tenant, api_client_for, operator, priced_model, worker=False)
     expect_every_path(tenant, next(iter(tenant_keys(tenant))), tx_id)

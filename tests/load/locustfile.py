@@ -345,7 +345,7 @@ class Profile(LoadTestShape):
 def _percentile(sorted_values, q):
     if not sorted_values:
         return None
-    index = min(len(sorted_values) - 1, max(0, int(round(q * len(sorted_values) + 0.5)) - 1))
+    index = min(len(sorted_values) - 1, max(0, round(q * len(sorted_values) + 0.5) - 1))
     return sorted_values[index]
 
 

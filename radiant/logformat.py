@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from pythonjsonlogger.core import merge_record_extra
 from pythonjsonlogger.orjson import OrjsonFormatter
 
+REQUEST_LOGGER = "radiant.request"
+
 
 class JsonFormatter(OrjsonFormatter):
     def __init__(self, **kwargs):
@@ -24,5 +26,6 @@ class JsonFormatter(OrjsonFormatter):
         log_data["logger"] = record.name
         log_data["message"] = record.message
         log_data.update(message_dict)
-        merge_record_extra(record, log_data, reserved=self._skip_fields)
+        if record.name != REQUEST_LOGGER:  # a request line holds every field it has (request id included)
+            merge_record_extra(record, log_data, reserved=self._skip_fields)
         log_data["timestamp"] = datetime.fromtimestamp(record.created, tz=UTC)

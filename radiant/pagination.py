@@ -44,6 +44,7 @@ from radiant.inputs import StrictInput
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
 MAX_CURSOR_LENGTH = 512
+PARTS_KEPT = 4096  # remembered page keys per list (they carry client input: bounded)
 
 
 class PageInput(StrictInput):
@@ -97,6 +98,7 @@ class CursorPagination:
         self.descending = tuple(name.startswith("-") for name in ordering)
         self.default_size = default_size
         self._salt = "radiant.pagination:" + ",".join(self.ordering)
+        self._parts: dict[tuple, str] = {}
 
     # --- cursors --------------------------------------------------------------------------
 
@@ -166,7 +168,23 @@ class CursorPagination:
 
     def cache_part(self, request, page_request: PageRequest) -> str:
         """What a cached page's key must add to the list's key: the page asked for and the
-        base URL its ``next`` link is built on (a digest: the cursor is client input)."""
+        base URL its ``next`` link is built on (a digest: the cursor is client input).
+
+        A pure function of what the request says about its URL, so each process remembers
+        it (bounded): nearly every request of a list asks for the same few pages."""
+        meta = request.META
+        memo_key = (
+            meta.get("wsgi.url_scheme"), meta.get("HTTP_X_FORWARDED_PROTO"), meta.get("HTTP_HOST"),
+            meta.get("SERVER_NAME"), meta.get("SERVER_PORT"), request.path, meta.get("QUERY_STRING", ""),
+        )
+        part = self._parts.get(memo_key)
+        if part is None:
+            if len(self._parts) >= PARTS_KEPT:
+                self._parts.clear()
+            part = self._parts[memo_key] = self._cache_part(request, page_request)
+        return part
+
+    def _cache_part(self, request, page_request: PageRequest) -> str:
         digest = hashlib.blake2b(digest_size=12)
         for part in (request.build_absolute_uri(request.path), page_request.cursor, str(page_request.size),
                      *sorted(f"{k}={v}" for k, v in request.GET.items() if k not in ("cursor", "page_size"))):

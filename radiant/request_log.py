@@ -114,7 +114,7 @@ class RequestLogMiddleware:
                 "cache_misses": stats.cache_misses,
             }
             if principal is not None:
-                line["tenant"] = str(principal.tenant_id)
+                line["tenant"] = principal.tenant
                 line["tenant_slug"] = principal.slug
                 line["tier"] = tier
                 line["key_prefix"] = principal.key_prefix

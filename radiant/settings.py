@@ -334,7 +334,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_AUTHENTICATION": [],
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
-    "PREPROCESSING_HOOKS": ["radiant.openapi.preprocess"],
+    "PREPROCESSING_HOOKS": ["tenants.openapi.preprocess"],  # loads the API key scheme
     # Pinned Swagger UI from drf-spectacular-sidecar, never a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

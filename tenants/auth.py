@@ -40,6 +40,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from uuid import UUID
 
 from django.conf import settings
@@ -51,10 +52,8 @@ from rest_framework.authentication import BaseAuthentication
 
 from radiant import cache_keys, redis_wire
 from radiant.invalidation import CHANGING, VERSION_TTL, token
-from radiant.tasks import send_or_run
 from radiant.tenancy import OPERATOR_DB, tenant_db
 from tenants.models import ApiKey
-from tenants.tasks import api_key_mark_used
 
 logger = logging.getLogger("tenants.auth")
 
@@ -88,6 +87,11 @@ class TenantPrincipal:
     key_prefix: str
 
     is_authenticated = True
+
+    @cached_property
+    def tenant(self) -> str:
+        """The tenant id as text (for log lines and keys; made once per remembered row)."""
+        return str(self.tenant_id)
 
 
 def effective_limits(*, rps, burst, daily_quota, rps_override=None, burst_override=None, daily_quota_override=None):
@@ -136,7 +140,19 @@ class Key:
 
     @classmethod
     def parse(cls, raw_key: str) -> Key:
-        return cls(api_key_parse(raw_key), api_key_hash(raw_key))
+        """401 for a malformed key or a failed check. A pure function of the key, so the keys
+        seen lately are remembered (bounded, in memory only): the check and the hash are a
+        few microseconds of every request otherwise."""
+        key = _parsed.get(raw_key)
+        if key is None:
+            key = cls(api_key_parse(raw_key), api_key_hash(raw_key))
+            if len(_parsed) >= KNOWN_MAX:
+                _parsed.clear()
+            _parsed[raw_key] = key
+        return key
+
+
+_parsed: dict[str, Key] = {}
 
 
 # --- rows ---------------------------------------------------------------------------------
@@ -322,6 +338,10 @@ def _touch(known: Known) -> None:
     except Exception:  # the cache being down must not fail the request, nor write every time
         logger.warning("cache unavailable; skipping last_used_at update")
         return
+    # Celery loads with the first key use, not with the app (a Lambda cold start).
+    from radiant.tasks import send_or_run
+    from tenants.tasks import api_key_mark_used
+
     principal = known.principal
     send_or_run(api_key_mark_used, {
         "tenant_id": str(principal.tenant_id), "key_id": principal.key_id, "at": timezone.now().isoformat(),

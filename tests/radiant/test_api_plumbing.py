@@ -71,3 +71,19 @@ def test_tenant_scopes_do_not_nest(tenant, other_tenant):
                 pass
         assert tenancy.current_tenant_id() == tenant.id
     assert tenancy.current_tenant_id() is None
+
+
+def test_an_uncached_get_is_conditional_and_its_etag_follows_its_body(tenant, api_client_for):
+    from billing.services import credits_grant
+
+    client = api_client_for(tenant)
+    first = client.get("/api/v1/credits")
+    assert first["Cache-Control"] == "private, max-age=0, stale-while-revalidate=5"
+    assert client.get("/api/v1/credits", HTTP_IF_NONE_MATCH=first["ETag"]).status_code == 304
+
+    credits_grant(tenant=tenant, amount="5", reason="test", operator="pytest")
+
+    changed = client.get("/api/v1/credits", HTTP_IF_NONE_MATCH=first["ETag"])
+    assert changed.status_code == 200
+    assert changed["ETag"] != first["ETag"]
+    assert changed.json()["balance"] != first.json()["balance"]

@@ -36,17 +36,24 @@ def test_every_operation_documents_its_problems_and_the_request_id(schema):
         assert "X-RateLimit-Remaining" in responses[min(c for c in responses if c[0] == "2")]["headers"]
 
 
-def test_cached_reads_document_etag_and_304_and_others_do_not(schema, tenant, api_client_for):
+def test_every_get_documents_and_gives_etag_cache_control_and_304(schema, tenant, api_client_for):
     client = api_client_for(tenant)
-    for path, method, operation in operations(schema):
-        if method != "get" or "{" in path:
+    gets = [(path, operation) for path, method, operation in operations(schema) if method == "get"]
+    assert {path for path, _ in gets} >= {"/api/v1/tenant", "/api/v1/api-keys", "/api/v1/credits",
+                                         "/api/v1/credits/transactions", "/api/v1/models", "/api/v1/config"}
+    for path, operation in gets:
+        ok = operation["responses"]["200"]["headers"]
+        assert ok["ETag"]["required"] is True and ok["Cache-Control"]["required"] is True, path
+        assert "304" in operation["responses"], path
+        assert any(p["name"] == "If-None-Match" for p in operation["parameters"]), path
+        if "{" in path:
             continue
         response = client.get(path)
-        documented = "304" in operation["responses"]
-        assert documented == response.has_header("ETag"), path
-        if documented:
-            assert operation["responses"]["200"]["headers"]["ETag"]["required"] is True
-            assert client.get(path, HTTP_IF_NONE_MATCH=response["ETag"]).status_code == 304
+        assert response.status_code == 200, path
+        assert response["Cache-Control"].startswith("private, max-age="), path
+        again = client.get(path, HTTP_IF_NONE_MATCH=response["ETag"])
+        assert again.status_code == 304, path
+        assert again["ETag"] == response["ETag"] and not again.content, path
 
 
 def test_one_operation_id_style_and_public_component_names(schema):

@@ -5,9 +5,9 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):
-    """``Authorization: Bearer <key>`` (radiant.auth.ApiKeyAuthentication)."""
+    """``Authorization: Bearer <key>`` (tenants.auth.ApiKeyAuthentication)."""
 
-    target_class = "radiant.auth.ApiKeyAuthentication"
+    target_class = "tenants.auth.ApiKeyAuthentication"
     name = "ApiKey"
 
     def get_security_definition(self, auto_schema):

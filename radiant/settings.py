@@ -5,7 +5,9 @@ Three ways to run (DESIGN.md §3):
 - services: DATABASE_URL=postgres://..., REDIS_URL=redis://... ;
 - Lambda: the services mode inside Zappa's handler, configured from the environment.
 
-Nothing here does I/O: importing settings must stay cheap for Lambda cold starts.
+Nothing here does I/O: importing settings must stay cheap for Lambda cold starts. One
+module on purpose (over 400 lines): every setting is declared once, here, next to why it
+has the value it has.
 """
 
 import hashlib

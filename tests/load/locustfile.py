@@ -1,4 +1,5 @@
-"""RADIANT under load: Locust users over a realistic mix, four shapes, one report.
+"""RADIANT under load: Locust users over a realistic mix, four shapes, one report (one
+file, over 400 lines: Locust is given a single locustfile).
 
     locust -f tests/load/locustfile.py --headless --host http://127.0.0.1:8000 \\
         --radiant-profile smoke --radiant-tenants tenants.json [--radiant-report report.json]

@@ -1,4 +1,4 @@
-"""Exactness under real concurrency (items 1 and 2): a real gunicorn with two
+"""Exactness under real concurrency: a real gunicorn with two
 worker processes on PostgreSQL + Redis, and 32 concurrent HTTP clients on 127.0.0.1."""
 
 import http.client

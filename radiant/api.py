@@ -131,9 +131,9 @@ class TenantAPIView(APIView):
         return self.context.tenant
 
     def cache_plan(self, tenant_id, **kwargs) -> cache.Plan | None:
-        """The ``radiant.cache.Plan`` of this GET's response for ``tenant_id``, or None (not
-        cached). Called before the tenant is confirmed and before any database access: it must
-        not touch the database. ``self.context.query`` is validated by then."""
+        """The ``radiant.cache.Plan`` of this GET's response for ``tenant_id`` (its text), or
+        None (not cached). Called before the tenant is confirmed and before any database
+        access: it must not touch the database. ``self.context.query`` is validated by then."""
         return None
 
     def serve(self, make: Callable[[], Any]) -> HttpResponse:
@@ -210,7 +210,7 @@ class TenantAPIView(APIView):
                 outcome = ratelimit.check(
                     ratelimit.tenant_limit(principal.tenant_id, principal.limits, self.throttle_scope),
                     confirm=known.confirmation,
-                    read=(self._reads(principal.tenant_id, known.touch_key, kwargs),),
+                    read=(self._reads(principal.tenant, known.touch_key, kwargs),),
                 )
                 if outcome.unreachable:
                     if known.confirmation is not None:  # nothing remembered is trusted unconfirmed

@@ -217,12 +217,12 @@ class Known:
         """``(cache key, value)`` the limiter must find for this row to be current."""
         if self.generation is None:
             return None
-        return cache_keys.auth_generation(self.principal.tenant_id), self.generation
+        return cache_keys.auth_generation(self.principal.tenant), self.generation
 
 
 def _known(key: Key, generation, row, expires) -> Known:
     principal = _principal(row)
-    return Known(generation, row, principal, expires, cache_keys.auth_touched(principal.tenant_id, key.hash))
+    return Known(generation, row, principal, expires, cache_keys.auth_touched(principal.tenant, key.hash))
 
 
 _remembered: dict[str, Known] = {}

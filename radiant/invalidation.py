@@ -1,6 +1,6 @@
 """Invalidation of cached responses and authentication: O(1), on commit, never lost.
 
-Whatever is cached (radiant/cache.py: responses; radiant/auth.py: API key rows) is stored
+Whatever is cached (radiant/cache.py: responses; tenants/auth.py: API key rows) is stored
 with the *version tokens* it was built under, and an entry whose tokens are no longer
 current is never used. Every change replaces tokens (``bump``) on commit of the transaction
 that made it: a global change (a catalog model, a config entry, a translation) replaces the

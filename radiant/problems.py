@@ -63,7 +63,7 @@ class PayloadTooLarge(Problem):
     title = "Request body too large"
 
 
-# --- rate limits (radiant/throttling.py) -------------------------------------
+# --- rate limits (radiant/ratelimit/) -----------------------------------------
 
 
 class RateLimited(Problem):

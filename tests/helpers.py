@@ -2,6 +2,7 @@
 to the database and to Redis."""
 
 import contextlib
+import time
 from decimal import Decimal
 
 from models_catalog.models import AIModel
@@ -45,7 +46,7 @@ def record_cache_calls():
     """Calls on the Django cache backend, as (operation, keys), in this thread.
 
     The hot path reads some keys from Redis without the backend's methods: with the
-    throttle's script, in the same round trip (radiant.throttling and
+    throttle's script, in the same round trip (radiant/api.py and
     radiant.redis_wire). An MGET sent to Redis outside a backend call is the same read as
     a ``get_many`` of those keys, and is recorded as one.
     """
@@ -125,3 +126,22 @@ def record_redis_round_trips():
         yield trips
     finally:
         AbstractConnection.send_packed_command = original
+
+
+def wait_for(predicate, timeout=20.0):
+    """Poll ``predicate`` (work done by a worker elsewhere) until it holds or ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def warm(client, url):
+    """GET ``url`` twice; the second must come from the cache (no feature SQL)."""
+    client.get(url)
+    with capture_sql() as queries:
+        response = client.get(url)
+    assert feature_sql(queries) == [], "expected the second GET to come from the cache"
+    return response

@@ -54,7 +54,7 @@ key). Requests with a valid key cost the address nothing. Over budget: 429 ``rat
 
 No address is ever refused on the strength of one process's memory, and a valid key never
 for its address: behind a proxy or a company's NAT many clients share one. Guesses cost no
-database work anyway: a key ends with a keyed check (``radiant.auth.key_check``),
+database work anyway: a key ends with a keyed check (``tenants.auth.api_key_check``),
 so a guessed key is refused before any lookup, and its address is charged in the shared
 limiter like any other failure. The address is
 ``radiant.client_ip.client_ip``.

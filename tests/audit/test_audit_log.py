@@ -2,7 +2,6 @@
 written directly when the broker is unreachable, and never for rolled-back work."""
 
 import json
-import time
 from datetime import date, timedelta
 from decimal import Decimal
 from io import StringIO
@@ -21,17 +20,9 @@ from radiant.celery import app as celery_app
 from radiant.tenancy import tenant_scope
 from tenants.models import Tenant
 from tests.billing.conftest import CALL, fund
+from tests.helpers import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
-
-
-def wait_for(predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 def logged(action, **filters):

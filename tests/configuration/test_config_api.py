@@ -4,8 +4,9 @@ import json
 
 import pytest
 
-from configuration.models import ConfigOverride
+from configuration.models import ConfigEntry, ConfigOverride
 from tests.helpers import capture_sql, feature_sql
+from tests.querycount import captured_queries
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -177,3 +178,21 @@ def test_validation_messages_say_what_is_wrong(config_entries, tenant, api_clien
     assert error("ui.theme", None) == "A value is required; null is not allowed."
     assert "too large" in error("chat.default_model", "x" * 9000)
     assert error("webhooks.retry", {"attempts": "3"}).startswith("Does not match the schema at attempts:")
+
+
+@pytest.mark.postgres
+def test_a_put_is_one_service_call_of_a_few_statements(config_entries, tenant, api_client_for):
+    """The override and its entry in one query, the write, the commit: no repeated SELECT of
+    the entry and no savepoint for an update (authentication is warm: its rows are cached)."""
+    client = api_client_for(tenant)
+    client.put("/api/v1/config/ui.theme", {"value": "dark"}, format="json")  # exists from now on
+
+    with captured_queries() as queries:
+        response = client.put("/api/v1/config/ui.theme", {"value": "light"}, format="json")
+
+    assert response.status_code == 200 and response.json()["value"] == "light"
+    statements = [q["sql"] for q in queries]
+    assert not any("SAVEPOINT" in sql for sql in statements), statements
+    entry_table = f'"{ConfigEntry._meta.db_table}"'
+    assert sum(sql.startswith("SELECT") and entry_table in sql for sql in statements) == 1, statements
+    assert len(statements) <= 6, statements

@@ -12,17 +12,9 @@ from configuration.models import ConfigEntry, ConfigOverride
 from localization.models import Translation
 from models_catalog.models import AIModel, ModelOptOut
 from radiant import cache_keys
-from tests.helpers import capture_sql, feature_sql
+from tests.helpers import warm
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
-
-
-def warm(client, url):
-    client.get(url)
-    with capture_sql() as queries:
-        response = client.get(url)
-    assert feature_sql(queries) == [], "expected the second GET to come from the cache"
-    return response
 
 
 def listed(client, url="/api/v1/models"):

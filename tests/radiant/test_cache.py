@@ -2,6 +2,7 @@
 and the API keeps answering from the database when Redis is gone."""
 
 import logging
+import os
 import threading
 import time
 
@@ -22,6 +23,7 @@ from tests.helpers import (
     make_model,
     record_cache_calls,
     record_redis_round_trips,
+    warm,
 )
 from tests.redis_servers import cache_settings
 
@@ -102,14 +104,6 @@ def test_304_is_answered_from_the_cache_too(reference_data, tenant, api_client_f
 
 # --- 2. every write path reaches the next GET ---------------------------------------------
 # (The admin paths are in test_admin.py.)
-
-
-def warm(client, url):
-    client.get(url)
-    with capture_sql() as queries:
-        response = client.get(url)
-    assert feature_sql(queries) == [], "expected the second GET to come from the cache"
-    return response
 
 
 def test_bulk_queryset_update_shows_on_next_get(reference_data, tenant, api_client_for):
@@ -231,6 +225,8 @@ def test_a_lost_version_key_never_brings_back_a_stale_entry(reference_data, tena
 # --- 3. no stampede when a hot key expires --------------------------------------------------
 
 BURST = 12
+# RADIANT_REPEAT=50 runs each stampede test 50 times in a row (a race shows as a failure).
+ROUNDS = range(int(os.environ.get("RADIANT_REPEAT", "1")))
 
 
 def _clients(api_client_for, tenant, count):
@@ -281,8 +277,9 @@ def _count_rebuilds(monkeypatch, hold):
     return rebuilds
 
 
+@pytest.mark.parametrize("round_", ROUNDS)
 def test_expired_hot_key_is_rebuilt_once_while_the_others_serve_the_stale_copy(
-    reference_data, tenant, api_client_for, monkeypatch
+    reference_data, tenant, api_client_for, monkeypatch, round_
 ):
     clients = _clients(api_client_for, tenant, BURST)
     old = warm(clients[0], "/api/v1/models").content
@@ -319,8 +316,9 @@ def test_expired_hot_key_is_rebuilt_once_while_the_others_serve_the_stale_copy(
     assert feature_sql(queries) == []
 
 
+@pytest.mark.parametrize("round_", ROUNDS)
 def test_invalidated_hot_key_is_rebuilt_once_and_nobody_gets_the_old_copy(
-    reference_data, tenant, api_client_for, monkeypatch
+    reference_data, tenant, api_client_for, monkeypatch, round_
 ):
     clients = _clients(api_client_for, tenant, BURST)
     warm(clients[0], "/api/v1/models")

@@ -92,7 +92,7 @@ def test_a_task_runs_under_the_id_of_the_request_that_queued_it(celery_worker):
         record_request_id.delay(marker)
 
     if celery_worker is not None:
-        from tests.radiant.test_tasks import wait_for
+        from tests.helpers import wait_for
 
         assert wait_for(lambda: cache.get(f"test:request-id:{marker}") is not None)
     assert cache.get(f"test:request-id:{marker}") == "queued-by-req-42"
@@ -103,7 +103,7 @@ def test_a_task_queued_outside_a_request_gets_an_id_of_its_own(celery_worker):
     record_request_id.delay(marker)
 
     if celery_worker is not None:
-        from tests.radiant.test_tasks import wait_for
+        from tests.helpers import wait_for
 
         assert wait_for(lambda: cache.get(f"test:request-id:{marker}") is not None)
     assert GENERATED.fullmatch(cache.get(f"test:request-id:{marker}"))

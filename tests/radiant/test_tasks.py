@@ -1,6 +1,5 @@
 """Celery tasks take a tenant id and run under that tenant's context, on a real worker."""
 
-import time
 
 import pytest
 from django.utils import timezone
@@ -9,17 +8,9 @@ from radiant import tenancy
 from radiant.tenancy import tenant_scope
 from tenants.models import ApiKey
 from tenants.tasks import api_key_mark_used
+from tests.helpers import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
-
-
-def wait_for(predicate, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 def last_used(key):

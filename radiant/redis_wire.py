@@ -183,30 +183,53 @@ def _cluster_round_trip(client, commands) -> list:
     return pipeline.execute(raise_on_error=False)
 
 
+class _Held:
+    """The connection one thread keeps, given back to its pool when the thread ends and its
+    thread-local data goes (otherwise the pool's limit is reached after enough short-lived
+    threads have come and gone)."""
+
+    __slots__ = ("connection", "kept", "pool")
+
+    def __init__(self, pool, connection):
+        self.pool, self.connection, self.kept = pool, connection, True
+
+    def give_back(self):
+        if self.kept:
+            self.kept = False
+            self.pool.release(self.connection)
+
+    def __del__(self):
+        try:
+            self.give_back()
+        except Exception:  # the pool is being torn down
+            pass
+
+
 def _connection(pool):
     """(connection, reused): the one this thread keeps for ``pool``, or a new one."""
     held = getattr(_local, "held", None)
     if held is not None:
-        if held[0] is pool:
-            return held[1], True
-        held[0].release(held[1])  # the cache was reconfigured (tests): give it back
+        if held.pool is pool:
+            return held.connection, True
+        release()  # the cache was reconfigured (tests): give it back
     connection = pool.get_connection()
-    _local.held = (pool, connection)
+    _local.held = _Held(pool, connection)
     return connection, False
 
 
 def release() -> None:
-    """Give this thread's kept connection back to its pool. For threads that end (a thread
-    pool in a test, a short-lived worker thread): a thread-local connection is otherwise
-    never returned, and the pool's limit is reached after enough threads have come and gone."""
+    """Give this thread's kept connection back to its pool now (a thread about to end)."""
     held = getattr(_local, "held", None)
     if held is not None:
-        held[0].release(held[1])
         _local.held = None
+        held.give_back()
 
 
 def _forget_after_fork():
-    # A forked child (gunicorn worker) must not share its parent's socket.
+    # A forked child (gunicorn worker) must not share its parent's socket, nor give it back.
+    held = getattr(_local, "held", None)
+    if held is not None:
+        held.kept = False
     _local.held = None
 
 
@@ -216,9 +239,8 @@ os.register_at_fork(after_in_child=_forget_after_fork)
 def _drop(connection) -> None:
     connection.disconnect()
     held = getattr(_local, "held", None)
-    if held is not None and held[1] is connection:
-        held[0].release(connection)
-        _local.held = None
+    if held is not None and held.connection is connection:
+        release()
 
 
 def _exchange(connection, commands) -> list:

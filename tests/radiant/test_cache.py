@@ -16,7 +16,7 @@ from configuration.models import ConfigEntry
 from models_catalog import selectors as catalog_selectors
 from models_catalog.models import AIModel
 from radiant import cache as response_cache
-from radiant import cache_keys
+from radiant import cache_keys, redis_wire
 from tests.helpers import (
     capture_sql,
     feature_sql,
@@ -252,6 +252,7 @@ def _burst(clients, url, on_response=lambda response: None):
             on_response(responses[index])
         finally:
             connections.close_all()
+            redis_wire.release()
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(len(clients))]
     for thread in threads:

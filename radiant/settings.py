@@ -12,6 +12,7 @@ has the value it has.
 
 import hashlib
 import hmac
+import logging
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -387,6 +388,9 @@ IDEMPOTENCY_KEY_TTL = env_int("IDEMPOTENCY_KEY_TTL", 24 * 60 * 60)
 # Monthly audit_logs partitions kept ready ahead of the current month (PostgreSQL).
 AUDIT_PARTITIONS_AHEAD = env_int("AUDIT_PARTITIONS_AHEAD", 3)
 
+# No formatter here writes a record's thread or process names: not looking them up saves a
+# little of every log line's cost (one per request: docs/PERFORMANCE.md).
+logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
 
 LOGGING = {
     "version": 1,

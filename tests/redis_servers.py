@@ -107,6 +107,13 @@ class PrivateCluster:
         self.processes = []
 
     def start(self):
+        try:
+            self._start()
+        except BaseException:
+            self.close()  # no node is left running behind a failed start
+            raise
+
+    def _start(self):
         for port, bus_port in zip(self.ports, self.bus_ports):
             self.processes.append(subprocess.Popen(
                 [self.binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",

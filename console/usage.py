@@ -2,7 +2,7 @@
 
 Requests today
     The rate limiter already counts every admitted request of a tenant with a daily quota,
-    per UTC day, in Redis (``radiant.throttling``: the hash ``{d: day, n: count}`` at
+    per UTC day, in Redis (``radiant.ratelimit.script``: the hash ``{d: day, n: count}`` at
     ``cache_keys.ratelimit_tenant_daily``). The console reads that counter; it adds nothing
     per request. A tenant without a quota has no counter (the limiter keeps none), and the
     console says so instead of showing a made-up zero.
@@ -36,8 +36,8 @@ from redis.exceptions import RedisError
 
 from billing.models import ZERO, CreditAccount, CreditTransaction
 from console.models import LedgerRollup, UsageDay
-from radiant import cache_keys, metrics, throttling
-from radiant.cache import redis_backend
+from radiant import cache_keys, metrics, redis_wire
+from radiant.ratelimit import backends as ratelimit_backends
 from radiant.tenancy import OPERATOR_DB
 from tenants.models import Tenant
 
@@ -61,7 +61,7 @@ def day_date(number: int) -> date:
 def count_throttled(tenant_id) -> None:
     """One more 429 for ``tenant_id`` today. Never fails the response it is counted for."""
     key = cache_keys.usage_throttled(tenant_id, day_number())
-    backend = redis_backend()
+    backend = redis_wire.backend()
     try:
         if backend is not None:
             stored = backend.make_key(key)
@@ -85,11 +85,11 @@ class ThrottledCounter:
     def __call__(self, request):
         response = self.get_response(request)
         if response.status_code == 429:
-            # Set by API-key authentication (DRF puts it on the request): a tenant's refusal,
-            # not a client address's.
-            principal = getattr(request.__dict__.get("auth"), "principal", None)
-            if principal is not None:
-                count_throttled(principal.tenant_id)
+            # What the tenant API reported for this request (radiant.metrics): a refusal of
+            # a tenant's budget, not of a client address's.
+            stats = metrics.current()
+            if stats is not None and stats.principal is not None and stats.throttle_scope == "tenant":
+                count_throttled(stats.principal.tenant_id)
         return response
 
 
@@ -101,7 +101,7 @@ def counters_today(tenant_ids) -> dict:
     read. ``requests`` is None for a tenant whose requests the limiter does not count."""
     tenant_ids = list(tenant_ids)
     today = day_number()
-    backend = redis_backend()
+    backend = redis_wire.backend()
     try:
         if backend is not None:
             pipe = backend.client.get_client(write=True).pipeline(transaction=False)
@@ -130,7 +130,7 @@ def counters_today(tenant_ids) -> dict:
 def _memory_daily(tenant_id):
     """The embedded default's limiter keeps its counters in this process's memory (the one
     process that serves both the API and the admin there)."""
-    limiter = throttling.limiter()
+    limiter = ratelimit_backends.backend()
     found = limiter._get(cache_keys.ratelimit_tenant_daily(tenant_id), time.time_ns() // 1000)
     return found if found is not None else (None, None)
 

@@ -40,7 +40,7 @@ from django.db import models, transaction
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 
-from radiant.cache import InvalidationUnavailable
+from radiant.invalidation import InvalidationUnavailable
 
 # Rows of one action recorded one by one; a larger selection is one record naming the count.
 ACTION_ROWS_RECORDED = 100

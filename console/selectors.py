@@ -14,7 +14,7 @@ from billing.models import ZERO, CreditAccount, CreditHold, CreditTransaction
 from console.models import UsageDay
 from console.usage import counters_today, day_date, day_number
 from tenants.models import Tenant
-from tenants.selectors import Limits, effective_limits
+from tenants.auth import Limits, effective_limits
 
 WINDOW_DAYS = 30
 WEEK_DAYS = 7

@@ -8,7 +8,7 @@ from django.utils import timezone
 from radiant.admin import RadiantModelAdmin, RadiantTabularInline
 from tenants import services
 from tenants.models import ApiKey, Membership, Tenant, Tier
-from tenants.selectors import effective_limits
+from tenants.auth import effective_limits
 
 
 class OperatorAdmin(RadiantModelAdmin):

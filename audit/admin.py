@@ -16,7 +16,9 @@ class AuditLogAdmin(RadiantModelAdmin):
     search_fields = ["actor", "=tenant_id", "action", "object_id", "=request_id"]
     date_hierarchy = "created_at"
     show_full_result_count = False  # counting a large partitioned table is slow
-    fields = ["created_at", "actor_type", "actor", "tenant_id", "action", "object_type", "object_id", "changes_table", "request_id"]
+    fields = [
+        "created_at", "actor_type", "actor", "tenant_id", "action", "object_type", "object_id", "changes_table", "request_id",
+    ]
 
     def get_readonly_fields(self, request, obj=None):
         return self.fields
@@ -43,7 +45,8 @@ class AuditLogAdmin(RadiantModelAdmin):
     def change_summary(self, obj):
         pairs = change_pairs(obj.changes)
         shown = format_html_join(
-            "", '<span class="change"><b>{}</b>: {} → {}</span>', ((f, _short(o), _short(n)) for f, o, n in pairs[:SUMMARY_FIELDS])
+            "", '<span class="change"><b>{}</b>: {} → {}</span>',
+            ((f, _short(o), _short(n)) for f, o, n in pairs[:SUMMARY_FIELDS]),
         )
         more = len(pairs) - SUMMARY_FIELDS
         return format_html("{}{}", shown, f" (+{more} more)" if more > 0 else "") if pairs else "—"

@@ -59,4 +59,6 @@ def admin_record(*, action: str, obj=None, object_type: str = "", object_id: str
     tenant_id = None
     if obj is not None:
         tenant_id = obj.pk if obj._meta.label_lower == "tenants.tenant" else getattr(obj, "tenant_id", None)
-    return audit_record(action=action, obj=obj, tenant_id=tenant_id, changes=changes, object_type=object_type, object_id=object_id)
+    return audit_record(
+        action=action, obj=obj, tenant_id=tenant_id, changes=changes, object_type=object_type, object_id=object_id,
+    )

@@ -12,8 +12,8 @@ from decimal import Decimal, InvalidOperation
 from axes import admin as axes_admin
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin, messages
-from django.contrib.auth import admin as auth_admin
 from django.contrib.admin.views.main import ChangeList
+from django.contrib.auth import admin as auth_admin
 from django.contrib.auth.models import Group, User
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
@@ -116,9 +116,9 @@ class TenantAdmin(tenants_admin.TenantAdmin):
             except billing_services.BillingError as exc:
                 self.message_user(request, f"Nothing was granted: {exc}.", messages.ERROR)
             else:
+                granted, balance = charts.amount(row.amount), charts.amount(row.balance_after)
                 self.message_user(
-                    request, f"Granted {charts.amount(row.amount)} credits to {tenant.slug}: balance {charts.amount(row.balance_after)}.",
-                    messages.SUCCESS,
+                    request, f"Granted {granted} credits to {tenant.slug}: balance {balance}.", messages.SUCCESS,
                 )
         return HttpResponseRedirect(reverse("admin:tenants_tenant_change", args=[tenant.pk]))
 

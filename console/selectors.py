@@ -13,8 +13,8 @@ from django.db.models import Count, Q, Sum
 from billing.models import ZERO, CreditAccount, CreditHold, CreditTransaction
 from console.models import UsageDay
 from console.usage import counters_today, day_date, day_number
-from tenants.models import Tenant
 from tenants.auth import Limits, effective_limits
+from tenants.models import Tenant
 
 WINDOW_DAYS = 30
 WEEK_DAYS = 7

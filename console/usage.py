@@ -23,7 +23,7 @@ Credits per day
 from __future__ import annotations
 
 import time
-from datetime import date, datetime, timezone as dt_timezone
+from datetime import UTC, date, datetime
 from functools import reduce
 from operator import or_
 
@@ -41,7 +41,6 @@ from radiant.ratelimit import backends as ratelimit_backends
 from radiant.tenancy import OPERATOR_DB
 from tenants.models import Tenant
 
-
 DAY = 86_400
 ADDED_TYPES = [CreditTransaction.Type.GRANT, CreditTransaction.Type.REFUND, CreditTransaction.Type.ADJUSTMENT]
 
@@ -52,7 +51,7 @@ def day_number(at: float | None = None) -> int:
 
 
 def day_date(number: int) -> date:
-    return datetime.fromtimestamp(number * DAY, tz=dt_timezone.utc).date()
+    return datetime.fromtimestamp(number * DAY, tz=UTC).date()
 
 
 # --- 429s -----------------------------------------------------------------------------------
@@ -177,7 +176,7 @@ def _ledger_rollup(tenant_ids) -> int:
         return 0
     per_day = list(
         CreditTransaction.all_tenants.filter(_any(Q(tenant_id=t, seq__gt=low, seq__lte=high) for t, low, high in ranges))
-        .annotate(day=TruncDate("created_at", tzinfo=dt_timezone.utc))
+        .annotate(day=TruncDate("created_at", tzinfo=UTC))
         .values("tenant_id", "day")
         .annotate(
             used=Sum("amount", filter=Q(type=CreditTransaction.Type.USAGE), default=ZERO),

@@ -7,8 +7,8 @@ from django.utils import timezone
 
 from radiant.admin import RadiantModelAdmin, RadiantTabularInline
 from tenants import services
-from tenants.models import ApiKey, Membership, Tenant, Tier
 from tenants.auth import effective_limits
+from tenants.models import ApiKey, Membership, Tenant, Tier
 
 
 class OperatorAdmin(RadiantModelAdmin):

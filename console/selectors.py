@@ -39,7 +39,7 @@ def tenant_limits(tenant: Tenant) -> tuple[Limits, dict]:
 class TenantUsage:
     tenant: Tenant
     limits: Limits
-    requests_today: int | None = None  # None: not counted (no daily quota) or unknown
+    requests_today: int | None = None  # None: unknown (Redis could not be read)
     throttled_today: int | None = None
     burned_7d: Decimal = ZERO
     burned_30d: Decimal = ZERO
@@ -86,10 +86,6 @@ class Dashboard:
 
 
 def _today(usage: TenantUsage, requests, throttled) -> None:
-    # The limiter counts the requests of a tenant with a quota from its first request of
-    # the day: no counter yet is none yet. Without a quota it keeps no count at all.
-    if requests is None and usage.limits.daily_quota is not None:
-        requests = 0
     usage.requests_today, usage.throttled_today = requests, throttled
 
 

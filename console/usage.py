@@ -1,11 +1,10 @@
 """Usage per tenant for the console, without a write on the API's hot path.
 
 Requests today
-    The rate limiter already counts every admitted request of a tenant with a daily quota,
-    per UTC day, in Redis (``radiant.ratelimit.script``: the hash ``{d: day, n: count}`` at
-    ``cache_keys.ratelimit_tenant_daily``). The console reads that counter; it adds nothing
-    per request. A tenant without a quota has no counter (the limiter keeps none), and the
-    console says so instead of showing a made-up zero.
+    The rate limiter already counts every admitted request of a tenant, per UTC day, in
+    Redis (``radiant.ratelimit.script``: the hash ``{d: day, n: count}`` at
+    ``cache_keys.ratelimit_tenant_daily``), quota or not. The console reads that counter; it
+    adds nothing per request.
 429s
     Counted by ``ThrottledCounter`` (middleware) on refused requests only: one pipelined
     ``INCR`` + ``EXPIRE`` on a response that is a 429 anyway; an admitted request pays one
@@ -96,8 +95,7 @@ class ThrottledCounter:
 
 
 def counters_today(tenant_ids) -> dict:
-    """``{tenant_id: (requests or None, throttled)}`` for today; ``{}`` if Redis cannot be
-    read. ``requests`` is None for a tenant whose requests the limiter does not count."""
+    """``{tenant_id: (requests, throttled)}`` for today; ``{}`` if Redis cannot be read."""
     tenant_ids = list(tenant_ids)
     today = day_number()
     backend = redis_wire.backend()
@@ -118,10 +116,8 @@ def counters_today(tenant_ids) -> dict:
         return {}
     result = {}
     for tenant_id, (counted_day, count), refused in zip(tenant_ids, daily, throttled):
-        if counted_day is None:
-            requests = None
-        else:
-            requests = int(count) if int(counted_day) == today else 0
+        # No counter yet, or yesterday's: no request yet today.
+        requests = int(count) if counted_day is not None and int(counted_day) == today else 0
         result[tenant_id] = (requests, refused)
     return result
 

@@ -5,7 +5,8 @@ How a request is counted
 ------------------------
 A tenant has a token bucket per scope (capacity = burst, refilled at ``rps`` tokens a
 second; ``default`` is the whole tenant API) and a quota of requests per UTC day shared by
-its scopes. Every authenticated request costs one token and one unit of the quota. Both are
+its scopes. Every authenticated request costs one token and one unit of the quota (a tenant
+without a quota is counted per day all the same, for the operators' console). Both are
 checked and committed together: a request is admitted only if both allow it, and a refused
 request consumes nothing from either. Over the whole life of a bucket no more than
 ``burst + rps·t`` requests are admitted in any window of ``t`` seconds.

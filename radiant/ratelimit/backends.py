@@ -29,13 +29,21 @@ logger = logging.getLogger("radiant.ratelimit")
 
 @dataclass(frozen=True)
 class Limit:
-    """A budget to count one request against: a token bucket, and a daily quota if any."""
+    """A budget to count one request against: a token bucket, and a daily counter if
+    ``daily_key`` (limited to ``quota`` requests a UTC day, if any)."""
 
     bucket_key: str
     rate: float  # tokens a second
     burst: int  # bucket capacity
     daily_key: str | None = None
     quota: int | None = None  # requests per UTC day; None: no quota
+
+    @property
+    def script_quota(self) -> int:
+        """The script's quota argument: the limit, 0 counted without one, -1 no counter."""
+        if self.daily_key is None:
+            return -1
+        return self.quota or 0
 
 
 @dataclass(frozen=True)
@@ -59,9 +67,9 @@ class RedisBackend:
         commands, script = [], None
         if limit is not None:
             keys = [limit.bucket_key]
-            if limit.quota:
+            if limit.daily_key is not None:
                 keys.append(limit.daily_key)
-            args = [limit.rate, limit.burst, limit.quota or 0]
+            args = [limit.rate, limit.burst, limit.script_quota]
             if confirm is not None:
                 keys.append(confirm[0])
                 args.append(confirm[1])
@@ -132,8 +140,8 @@ class MemoryBackend:
             result, new_bucket, bucket_expires, new_daily, daily_expires = evaluate(
                 now_us,
                 self._get(limit.bucket_key, now_us),
-                self._get(limit.daily_key, now_us) if limit.quota else None,
-                rate=limit.rate, burst=limit.burst, quota=limit.quota or 0,
+                self._get(limit.daily_key, now_us) if limit.daily_key is not None else None,
+                rate=limit.rate, burst=limit.burst, quota=limit.script_quota,
             )
             if new_bucket is not None:
                 self._data[limit.bucket_key] = (new_bucket, bucket_expires)

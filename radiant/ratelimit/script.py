@@ -21,9 +21,11 @@ ADMITTED, BUCKET_EMPTY, QUOTA_SPENT = 0, 1, 2
 AUTH_STALE = 3  # the caller's auth row is out of date; nothing was counted
 
 # KEYS[1] bucket hash {t = tokens (millionths), u = last update (µs, Redis TIME)}
-# KEYS[2] daily hash {d = UTC day number, n = requests admitted that day}; only with a quota
+# KEYS[2] daily hash {d = UTC day number, n = requests admitted that day}; a tenant's
+#         budget always has one (its requests are counted, quota or not: the console
+#         shows them), an address's none
 # KEYS[#KEYS] the tenant's auth generation, only with ARGV[4]
-# ARGV    rate (tokens/s), burst (tokens), daily quota (0: none)
+# ARGV    rate (tokens/s), burst (tokens), daily quota (0: counted, no limit; -1: no daily key)
 #         [, the auth generation the caller's key was read under]
 # returns {reason, whole tokens left, µs until full, µs until next token, used today,
 #          s until next UTC midnight}, or {AUTH_STALE, 0, 0, 0, 0, 0} if ARGV[4] is not the
@@ -50,7 +52,7 @@ end
 
 local day = math.floor(now_s / DAY)
 local used = 0
-if quota > 0 then
+if quota >= 0 then
   local daily = redis.call('HMGET', KEYS[2], 'd', 'n')
   if daily[1] and daily[2] and tonumber(daily[1]) == day then used = tonumber(daily[2]) end
 end
@@ -67,7 +69,7 @@ if reason == 0 then
   redis.call('HSET', KEYS[1], 't', string.format('%.0f', tokens), 'u', string.format('%.0f', now))
   local ttl_ms = math.ceil((capacity - tokens) / rate / 1000) + BUCKET_GRACE_MS
   redis.call('PEXPIRE', KEYS[1], string.format('%.0f', ttl_ms))
-  if quota > 0 then
+  if quota >= 0 then
     used = used + 1
     redis.call('HSET', KEYS[2], 'd', string.format('%.0f', day), 'n', string.format('%.0f', used))
     redis.call('EXPIREAT', KEYS[2], string.format('%.0f', (day + 1) * DAY + DAILY_GRACE))
@@ -88,7 +90,8 @@ def evaluate(now_us, bucket, daily, *, rate, burst, quota):
     """The script's arithmetic in Python, for the in-process backend.
 
     ``bucket`` is ``(tokens, updated_us)`` or None (full); ``daily`` is ``(day, used)`` or
-    None. Returns ``(result, new_bucket, bucket_expires_us, new_daily, daily_expires_us)``;
+    None. ``quota`` as the script's: > 0 a limit, 0 counted without one, -1 not counted.
+    Returns ``(result, new_bucket, bucket_expires_us, new_daily, daily_expires_us)``;
     the ``new_*`` values are None when nothing is to be written.
     """
     capacity = burst * MICRO
@@ -98,8 +101,8 @@ def evaluate(now_us, bucket, daily, *, rate, burst, quota):
         elapsed = max(0, now_us - bucket[1])
         tokens = min(capacity, bucket[0] + math.floor(elapsed * rate))
     day = now_s // DAY
-    used = daily[1] if quota and daily is not None and daily[0] == day else 0
-    if quota and used >= quota:
+    used = daily[1] if quota >= 0 and daily is not None and daily[0] == day else 0
+    if quota > 0 and used >= quota:
         reason = QUOTA_SPENT
     elif tokens < MICRO:
         reason = BUCKET_EMPTY
@@ -110,7 +113,7 @@ def evaluate(now_us, bucket, daily, *, rate, burst, quota):
         tokens -= MICRO
         new_bucket = (tokens, now_us)
         bucket_expires = now_us + (math.ceil((capacity - tokens) / rate / 1000) + BUCKET_KEY_GRACE_MS) * 1000
-        if quota:
+        if quota >= 0:
             used += 1
             new_daily = (day, used)
             daily_expires = ((day + 1) * DAY + DAILY_KEY_GRACE) * MICRO

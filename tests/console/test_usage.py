@@ -104,14 +104,18 @@ def test_requests_today_come_from_the_limiter_and_429s_from_refusals(make_tenant
     api_client_for(unlimited).get("/api/v1/tenant")
     anon_client.get("/api/v1/tenant")  # an address's failure is not a tenant's
 
-    counters = counters_today([limited.id, unlimited.id])
+    idle = make_tenant("idle", tier="enterprise")
+
+    counters = counters_today([limited.id, unlimited.id, idle.id])
     assert counters[limited.id] == (statuses.count(200), statuses.count(429))
-    assert counters[unlimited.id] == (None, 0)  # no quota: the limiter keeps no count
+    assert counters[unlimited.id] == (1, 0)  # no quota, counted all the same
+    assert counters[idle.id] == (0, 0)
 
     usage_rollup()
     day = UsageDay.all_tenants.get(tenant=limited)
     assert (day.requests, day.throttled) == (statuses.count(200), statuses.count(429))
-    assert not UsageDay.all_tenants.filter(tenant=unlimited).exists()
+    assert UsageDay.all_tenants.get(tenant=unlimited).requests == 1
+    assert not UsageDay.all_tenants.filter(tenant=idle).exists()
 
 
 def test_the_dashboard_reads_balances_holds_and_burn(tenant, other_tenant, priced_model, admin_client):

@@ -264,7 +264,7 @@ def test_every_key_the_limiter_writes_has_an_expiry(make_tenant, api_client_for,
     from django_redis import get_redis_connection
 
     limited = make_tenant(tier="free")  # bucket + daily counter
-    unlimited = make_tenant(tier="enterprise")  # bucket only
+    unlimited = make_tenant(tier="enterprise")  # bucket + daily counter, counted without a limit
     started = time.time()
     for client in (api_client_for(limited), api_client_for(unlimited)):
         for _ in range(3):
@@ -281,6 +281,7 @@ def test_every_key_the_limiter_writes_has_an_expiry(make_tenant, api_client_for,
         cache.make_key(cache_keys.ratelimit_tenant(limited.id)),
         cache.make_key(cache_keys.ratelimit_tenant_daily(limited.id)),
         cache.make_key(cache_keys.ratelimit_tenant(unlimited.id)),
+        cache.make_key(cache_keys.ratelimit_tenant_daily(unlimited.id)),
         cache.make_key(cache_keys.ratelimit_ip("127.0.0.1")),
         cache.make_key(cache_keys.ratelimit_ip("10.9.8.7")),
     }

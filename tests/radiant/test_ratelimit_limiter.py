@@ -125,6 +125,14 @@ def test_daily_quota_counts_a_utc_day_and_resets_at_midnight():
     assert after.daily_reset == 86_400
 
 
+def test_without_a_quota_requests_are_counted_per_day_and_never_refused_for_it(limiter, not_near_midnight):
+    for _ in range(5):
+        decision = limiter.check("b-unlimited", "d-unlimited", rate=1000, burst=1000)
+        assert decision.allowed and decision.daily_limit is None
+        assert "X-RateLimit-Daily-Limit" not in decision.headers()
+    assert limiter.ttls("d-unlimited")["d-unlimited"] > 0  # the day's counter, with its expiry
+
+
 def test_a_refused_request_consumes_from_neither_limit():
     clock = FakeClock(datetime(2030, 5, 1, 12, 0, tzinfo=UTC))
     limiter = MemoryLimiter(clock=clock)

@@ -123,3 +123,18 @@ def idempotency(tenant_id, key: str) -> str:
     import hashlib
 
     return f"idem:{{{tenant_id}}}:{hashlib.sha256(key.encode()).hexdigest()[:40]}"
+
+
+# --- the AI gateway (gateway/) ----------------------------------------------------------
+# A provider-and-model pair is a Redis Cluster hash tag: its breaker and its traffic
+# counters are touched by one Lua script, so they must share a slot.
+
+
+def gateway_breaker(provider: str, model: str) -> str:
+    """The circuit breaker of one model at one provider (state, failures, until when)."""
+    return f"gw:{{{provider}/{model}}}:breaker"
+
+
+def gateway_traffic(provider: str, model: str, day: str) -> str:
+    """Upstream calls, errors and calls refused by the breaker, per UTC day (``YYYYMMDD``)."""
+    return f"gw:{{{provider}/{model}}}:traffic:{day}"

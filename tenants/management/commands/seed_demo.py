@@ -37,6 +37,14 @@ class Command(JsonCommand):
         from models_catalog.seed import catalog_seed
 
         self.progress(f"models: {catalog_seed()}, config entries: {config_seed()}, languages: {i18n_seed()}")
+        from billing.models import CreditAccount
+        from billing.services import credits_grant
+        from gateway.seed import gateway_seed
+
+        self.progress(f"models served by the gateway: {gateway_seed()} (the built-in echo provider)")
+        if not CreditAccount.all_tenants.filter(tenant=tenants[0]).exists():
+            # Enough for the demo's model calls (chat/completions, embeddings) to be charged.
+            credits_grant(tenant=tenants[0], amount="100", reason="demo credits", operator="seed_demo")
         User = get_user_model()
         admin, created = User.objects.get_or_create(
             username="admin", defaults={"is_staff": True, "is_superuser": True, "email": "admin@example.com"}

@@ -27,7 +27,7 @@ CALLS = 100
 
 @pytest.mark.parametrize("round", ROUNDS)
 def test_100_concurrent_completions_against_a_balance_for_n_holds(round, route, funded, upstream):
-    route("test-chat", max_output_tokens=40)
+    route("test-chat", max_output_tokens=40, timeout_seconds=Decimal("120"))
     n = 37
     hold = cost(prompt_bytes(), 40)  # every call's hold: the same prompt, the route's limit
     leftover = hold - Decimal("0.000000001")  # not enough for one more
@@ -35,7 +35,7 @@ def test_100_concurrent_completions_against_a_balance_for_n_holds(round, route, 
     raw = client.raw_key
     gate = upstream.hold()
     refused = Counter()
-    settled = threading.Condition()
+    decided = upstream.arrived  # notified on each arrival upstream, and here on each refusal
 
     def complete(i):
         c = APIClient()
@@ -48,14 +48,14 @@ def test_100_concurrent_completions_against_a_balance_for_n_holds(round, route, 
             "user": f"want-{tokens}",
         } | ({"max_tokens": 40} if i % 2 else {}), format="json")
         if response.status_code == 402:
-            with settled:
+            with decided:
                 refused[response.json()["code"]] += 1
-                settled.notify_all()
+                decided.notify_all()
         return response.status_code, response.json().get("usage", {}).get("completion_tokens")
 
     def release_when_all_decided():
-        with settled:
-            settled.wait_for(lambda: upstream.hits + sum(refused.values()) >= CALLS, timeout=60)
+        with decided:
+            decided.wait_for(lambda: upstream.hits + sum(refused.values()) >= CALLS, timeout=60)
         gate.set()
 
     releaser = threading.Thread(target=release_when_all_decided)

@@ -392,6 +392,9 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "radiant.request": {"level": "INFO" if REQUEST_LOG else "WARNING"},
+        # httpx logs every provider call at INFO: the request log already has the request.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
     },
 }
 # --- Lambda / API Gateway (docs/DEPLOY.md) -----------------------------------

@@ -3,6 +3,7 @@ and per model its circuit breaker and its traffic (upstream calls, errors and ca
 breaker refused, per UTC day, from the counters the breaker keeps in Redis)."""
 
 from django.contrib import admin, messages
+from django.db import models
 from django.utils.html import format_html_join
 
 from audit.services import audit_record
@@ -12,6 +13,7 @@ from gateway.models import ModelFallback, ModelRoute, Provider
 
 @admin.register(Provider)
 class ProviderAdmin(admin.ModelAdmin):
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = [
         "slug", "kind", "base_url", "credential", "timeout_seconds", "max_retries",
         "breaker_threshold", "breaker_cooldown_seconds", "is_enabled",

@@ -105,6 +105,7 @@ def wait(*, tenant_id, key: str, fingerprint: str, lease: timedelta, deadline: f
     key up (None: claim it again); at ``deadline`` (monotonic), None."""
     pause = FIRST_POLL
     while time.monotonic() < deadline:
+        tenancy.lend_connection_back()  # the first request needs one to store its answer
         time.sleep(pause)
         pause = min(pause * 2, MAX_POLL)
         with tenancy.atomic():

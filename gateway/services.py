@@ -30,7 +30,6 @@ from decimal import Decimal
 
 import orjson
 from django.conf import settings
-from django.db import connections
 
 from billing.idempotency import Stored
 from billing.services import hold_reserve, hold_settle, hold_void
@@ -116,7 +115,7 @@ def _open(*, tenant_id, amount: Decimal, key: str | None, fingerprint: str | Non
                     return Answer(exc.status, PROBLEM, refusal.body)
                 opened = _Opened(tenant_id, hold_id, key, fingerprint, claim_id, request_id)
         if claim_id is not None or key is None:
-            _lend_connection_back()
+            tenancy.lend_connection_back()  # for the length of the provider call
             return opened
         # The key is held by a request still running: wait for its response.
         if time.monotonic() >= deadline:
@@ -124,15 +123,6 @@ def _open(*, tenant_id, amount: Decimal, key: str | None, fingerprint: str | Non
         stored = keys.wait(tenant_id=tenant_id, key=key, fingerprint=fingerprint, lease=_hold_ttl(), deadline=deadline)
         if stored is not None:
             return _replayed(stored, fingerprint)
-
-
-def _lend_connection_back() -> None:
-    """Give the database connection back to the pool for the length of the provider call
-    (a thread-per-request server would otherwise hold one per call in flight); the
-    settlement takes one again. With persistent connections (Lambda) it stays."""
-    connection = connections[tenancy.db_alias()]
-    if getattr(connection, "pool", None) is not None and not connection.in_atomic_block:
-        connection.close()
 
 
 def _replayed(stored: Stored, fingerprint: str) -> Answer:

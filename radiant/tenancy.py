@@ -103,6 +103,16 @@ def commit_scope_transaction() -> None:
     held.__exit__(None, None, None)
 
 
+def lend_connection_back() -> None:
+    """Between transactions, give the current alias's connection back to its pool (the next
+    query takes one again): for a request that waits on something else for long (a model
+    call), so a thread-per-request server does not hold a pooled connection per waiting
+    request. Persistent connections (no pool: Lambda) are kept."""
+    connection = connections[db_alias()]
+    if getattr(connection, "pool", None) is not None and not connection.in_atomic_block:
+        connection.close()
+
+
 def context_signature(tenant_id: uuid.UUID | str, challenge: str) -> str:
     """sha256(secret || tenant id "/" challenge || secret), as radiant_current_tenant()
     recomputes it. ``challenge`` names one transaction on one connection (radiant/rls.py)."""

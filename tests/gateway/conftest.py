@@ -83,7 +83,9 @@ def funded(make_tenant, api_client_for):
 
 
 def chat(client: APIClient, model="test-chat", messages=MESSAGES, **fields):
-    return client.post("/api/v1/chat/completions", {"model": model, "messages": messages, **fields}, format="json")
+    """POST chat/completions; ``HTTP_*`` keyword arguments are headers, the rest body fields."""
+    headers = {name: fields.pop(name) for name in list(fields) if name.startswith("HTTP_")}
+    return client.post("/api/v1/chat/completions", {"model": model, "messages": messages, **fields}, format="json", **headers)
 
 
 def events(response) -> list:

@@ -10,12 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Exists, F, OuterRef
+from django.db import connections
 
 from gateway.breaker import Settings
-from gateway.models import ModelFallback, Provider
-from models_catalog.models import AIModel
-from models_catalog.selectors import ModelNotFound, model_list
+from models_catalog.selectors import ModelNotFound
+from radiant import tenancy
 from radiant.problems import UnprocessableInput
 
 
@@ -44,23 +43,53 @@ class Target:
     max_output_tokens: int
 
 
-def _provider(row: Provider) -> ProviderConfig:
-    return ProviderConfig(
-        slug=row.slug, kind=row.kind, base_url=row.base_url, credential=row.credential,
-        timeout=float(row.timeout_seconds), connect_timeout=float(row.connect_timeout_seconds),
-        max_retries=row.max_retries,
-        breaker=Settings(threshold=row.breaker_threshold, cooldown_ms=int(row.breaker_cooldown_seconds * 1000)),
-        enabled=row.is_enabled,
-    )
+# One statement for the model and its fallbacks: on the hot path of every call, where the
+# ORM's compilation of the same query cost more CPU than the rest of the call. The rules of
+# "usable by the tenant" are the catalog's (models_catalog.selectors): global or the
+# tenant's own (the tenant's first), enabled, active or deprecated, not switched off by the
+# tenant; on PostgreSQL the tenant alias's RLS enforces the tenant part again.
+# tests/gateway/test_api.py holds each rule.
+_USABLE = (
+    "(m.tenant_id IS NULL OR m.tenant_id = %s) AND m.is_enabled AND m.status IN ('active', 'deprecated')"
+    " AND NOT EXISTS (SELECT 1 FROM models_catalog_modeloptout o WHERE o.model_id = m.id AND o.tenant_id = %s)"
+)
+_SELECT = (
+    "m.slug, m.category, m.input_cost_per_1k, m.output_cost_per_1k, m.context_window,"
+    " r.id, r.upstream_model, r.max_output_tokens, p.slug, p.kind, p.base_url, p.credential,"
+    " p.timeout_seconds, p.connect_timeout_seconds, p.max_retries, p.breaker_threshold,"
+    " p.breaker_cooldown_seconds, p.is_enabled"
+)
+_MODEL_SQL = (
+    f"SELECT {_SELECT}, EXISTS (SELECT 1 FROM gateway_modelfallback f WHERE f.route_id = r.id)"
+    " FROM ai_models m LEFT JOIN gateway_modelroute r ON r.model_id = m.id"
+    " LEFT JOIN gateway_provider p ON p.id = r.provider_id"
+    f" WHERE m.slug = %s AND {_USABLE} ORDER BY m.tenant_id IS NULL LIMIT 1"
+)
+_FALLBACKS_SQL = (
+    f"SELECT {_SELECT} FROM gateway_modelfallback f JOIN ai_models m ON m.id = f.fallback_id"
+    " JOIN gateway_modelroute r ON r.model_id = m.id JOIN gateway_provider p ON p.id = r.provider_id"
+    f" WHERE f.route_id = %s AND {_USABLE} AND m.category IN ({{categories}}) ORDER BY f.position"
+)
+_SIX = Decimal("0.000001")
 
 
-def _target(model: AIModel) -> Target:
-    route = model.route
+def _decimal(value) -> Decimal:
+    # SQLite hands a NUMERIC column back as a float; the catalog's values have 6 decimals.
+    return value if isinstance(value, Decimal) else Decimal(str(value)).quantize(_SIX)
+
+
+def _target(row) -> Target:
+    (slug, category, input_price, output_price, context_window, _, upstream_model, max_output_tokens,
+     provider, kind, base_url, credential, timeout, connect_timeout, retries, threshold, cooldown, enabled) = row[:18]
     return Target(
-        model=model.slug, category=model.category, input_price=model.input_cost_per_1k,
-        output_price=model.output_cost_per_1k, context_window=model.context_window,
-        provider=_provider(route.provider), upstream_model=route.upstream_model or model.slug,
-        max_output_tokens=route.max_output_tokens,
+        model=slug, category=category, input_price=_decimal(input_price), output_price=_decimal(output_price),
+        context_window=context_window,
+        provider=ProviderConfig(
+            slug=provider, kind=kind, base_url=base_url, credential=credential, timeout=float(timeout),
+            connect_timeout=float(connect_timeout), max_retries=retries,
+            breaker=Settings(threshold=threshold, cooldown_ms=int(_decimal(cooldown) * 1000)), enabled=bool(enabled),
+        ),
+        upstream_model=upstream_model or slug, max_output_tokens=max_output_tokens,
     )
 
 
@@ -71,26 +100,23 @@ def targets_for(*, slug: str, categories: tuple[str, ...]) -> list[Target]:
     A model of another category is a 422 on ``model``; a usable model no provider serves
     (no route) is a 404 too: the gateway cannot call it.
     """
-    model = (
-        model_list().filter(slug=slug)
-        .select_related("route__provider")
-        .annotate(has_fallbacks=Exists(ModelFallback.objects.filter(route__model=OuterRef("pk"))))
-        .order_by(F("tenant_id").asc(nulls_last=True))
-        .first()
-    )
-    if model is None:
-        raise ModelNotFound(f"No model {slug!r}.")
-    if model.category not in categories:
-        raise UnprocessableInput({"model": [f"{slug!r} is a {model.category} model; this endpoint serves {' or '.join(categories)} models."]})
-    if not hasattr(model, "route"):
-        raise ModelNotFound(f"Model {slug!r} is not served through the gateway.")
-    targets = [_target(model)]
-    if model.has_fallbacks:
-        fallbacks = (
-            model_list().filter(fallback_for__route__model=model, category__in=categories, route__isnull=False)
-            .select_related("route__provider")
-            .annotate(position=F("fallback_for__position"))
-            .order_by("position")
-        )
-        targets += [_target(row) for row in fallbacks]
+    tenant = str(tenancy.require_tenant_id())
+    with connections[tenancy.db_alias()].cursor() as cursor:
+        cursor.execute(_MODEL_SQL, [slug, tenant, tenant])
+        row = cursor.fetchone()
+        if row is None:
+            raise ModelNotFound(f"No model {slug!r}.")
+        if row[1] not in categories:
+            raise UnprocessableInput({"model": [
+                f"{slug!r} is a {row[1]} model; this endpoint serves {' or '.join(categories)} models."
+            ]})
+        if row[5] is None:
+            raise ModelNotFound(f"Model {slug!r} is not served through the gateway.")
+        targets = [_target(row)]
+        if row[18]:
+            cursor.execute(
+                _FALLBACKS_SQL.format(categories=", ".join(["%s"] * len(categories))),
+                [row[5], tenant, tenant, *categories],
+            )
+            targets += [_target(fallback) for fallback in cursor.fetchall()]
     return targets

@@ -83,25 +83,29 @@ def _problem_bytes(exc) -> bytes:
     return orjson.dumps(problem_body(exc.status, exc.code, exc.title, exc.detail, **exc.extra))
 
 
-def _open(*, tenant_id, amount: Decimal, key: str | None, fingerprint: str | None) -> _Opened | Answer:
-    """The hold (and the key's claim), committed; or the answer to give instead (a replay,
-    a stored 402)."""
+def _open(*, tenant_id, plan, key: str | None, fingerprint: str | None):
+    """``plan()`` -> (targets, the most the call can cost), then the hold (and the key's
+    claim), in one transaction, committed: (targets, the opened call); or the answer to give
+    instead (a replay, a stored 402)."""
     request_id = current_request_id() or ""
     if key is not None:
         stored = keys.cached(tenant_id, key)
         if stored is not None and stored.status is not None:
-            return _replayed(stored, fingerprint)
+            return None, _replayed(stored, fingerprint)
     tenancy.commit_scope_transaction()  # whatever ran before (a key's last-use stamp) is not held open
     deadline = time.monotonic() + settings.GATEWAY_HOLD_TTL
+    targets = None
     while True:
         claim_id = None
         with tenancy.atomic():
+            if targets is None:
+                targets, amount = plan()  # the model's route: read in the hold's transaction
             if key is not None:
                 claimed = keys.claim(tenant_id=tenant_id, key=key, fingerprint=fingerprint, lease=_hold_ttl())
                 if not isinstance(claimed, Stored):
                     claim_id = claimed
                 elif claimed.status is not None or claimed.fingerprint != fingerprint:
-                    return _replayed(claimed, fingerprint)
+                    return None, _replayed(claimed, fingerprint)
             if key is None or claim_id is not None:
                 try:
                     hold_id = hold_reserve(
@@ -112,17 +116,17 @@ def _open(*, tenant_id, amount: Decimal, key: str | None, fingerprint: str | Non
                         raise
                     refusal = Stored(fingerprint, exc.status, PROBLEM, _problem_bytes(exc))
                     keys.store(tenant_id=tenant_id, key=key, claim_id=claim_id, stored=refusal)
-                    return Answer(exc.status, PROBLEM, refusal.body)
+                    return None, Answer(exc.status, PROBLEM, refusal.body)
                 opened = _Opened(tenant_id, hold_id, key, fingerprint, claim_id, request_id)
         if claim_id is not None or key is None:
             tenancy.lend_connection_back()  # for the length of the provider call
-            return opened
+            return targets, opened
         # The key is held by a request still running: wait for its response.
         if time.monotonic() >= deadline:
             raise ServiceUnavailable("A request with this Idempotency-Key is still running; retry later.")
         stored = keys.wait(tenant_id=tenant_id, key=key, fingerprint=fingerprint, lease=_hold_ttl(), deadline=deadline)
         if stored is not None:
-            return _replayed(stored, fingerprint)
+            return None, _replayed(stored, fingerprint)
 
 
 def _replayed(stored: Stored, fingerprint: str) -> Answer:
@@ -189,11 +193,14 @@ def _headers(target: Target, charged: Decimal | None = None) -> dict:
 
 
 def chat_completion(*, tenant_id, call: ChatCall, key: str | None = None, fingerprint: str | None = None) -> Answer:
-    targets = targets_for(slug=call.payload["model"], categories=CHAT)
-    _max_tokens_checked(call, targets[0])
     prompt_bytes = pricing.chat_prompt_bytes(call)
-    amount = max(pricing.chat_bound(call, target, prompt_bytes) for target in targets)
-    opened = _open(tenant_id=tenant_id, amount=amount, key=key, fingerprint=fingerprint)
+
+    def plan():
+        targets = targets_for(slug=call.payload["model"], categories=CHAT)
+        _max_tokens_checked(call, targets[0])
+        return targets, max(pricing.chat_bound(call, target, prompt_bytes) for target in targets)
+
+    targets, opened = _open(tenant_id=tenant_id, plan=plan, key=key, fingerprint=fingerprint)
     if isinstance(opened, Answer):
         return opened
     if call.stream:
@@ -318,9 +325,11 @@ class _StreamBody:
 
 
 def embedding_create(*, tenant_id, call: EmbeddingCall, key: str | None = None, fingerprint: str | None = None) -> Answer:
-    targets = targets_for(slug=call.payload["model"], categories=EMBEDDING)
-    amount = max(pricing.embedding_bound(call, target) for target in targets)
-    opened = _open(tenant_id=tenant_id, amount=amount, key=key, fingerprint=fingerprint)
+    def plan():
+        targets = targets_for(slug=call.payload["model"], categories=EMBEDDING)
+        return targets, max(pricing.embedding_bound(call, target) for target in targets)
+
+    targets, opened = _open(tenant_id=tenant_id, plan=plan, key=key, fingerprint=fingerprint)
     if isinstance(opened, Answer):
         return opened
     try:

@@ -144,7 +144,8 @@ def test_a_stream_the_client_leaves_is_settled_for_what_was_delivered(route, fun
     gate.set()  # the provider goes on; the gateway's next writes fail and it stops
 
     hold = ledger_of(tenant)[1].hold_id
-    assert wait_until(lambda: CreditHold.all_tenants.get(id=hold).status == "settled")
+    assert wait_until(lambda: [r.type for r in ledger_of(tenant)][-1:] == ["hold_release"])
+    assert CreditHold.all_tenants.get(id=hold).status == "settled"
     (usage,) = [r for r in ledger_of(tenant) if r.type == "usage"]
     # Delivered: 3 words, and at most the couple more written into the closed socket before
     # the server noticed. Never the 30 the call could have made.

@@ -39,7 +39,8 @@ def prompt_tokens(messages) -> int:
 
 
 class Upstream:
-    def __init__(self):
+    def __init__(self, *, record: bool = True):
+        self.record = record  # a benchmark's upstream keeps no list of what it was sent
         self.lock = threading.Lock()
         self.arrived = threading.Condition(self.lock)
         self.requests: list[dict] = []
@@ -79,13 +80,13 @@ class Upstream:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
-    def start(self):
+    def start(self, port: int = 0):
         upstream = self
 
         class Handler(_Handler):
             server_state = upstream
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -115,6 +116,9 @@ class Upstream:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes: without TCP_NODELAY, Nagle's algorithm and
+    # the client's delayed ACK hold every answer back ~40 ms.
+    disable_nagle_algorithm = True
     server_state: Upstream
 
     def log_message(self, *args):  # quiet
@@ -127,7 +131,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = json.loads(raw or b"{}")
         with state.arrived:
             state.hits += 1
-            state.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+            if state.record:
+                state.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
             state.arrived.notify_all()
         if state.latency:
             time.sleep(state.latency)
@@ -257,3 +262,14 @@ class _Handler(BaseHTTPRequestHandler):
                                          "usage": {"output_tokens": len(out)}}))
         events.append(("message_stop", {"type": "message_stop"}))
         self._stream(events, content_chunks=range(2, 2 + len(out)))
+
+
+if __name__ == "__main__":  # python -m tests.gateway.upstream --port N (the benchmark's upstream)
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    server = Upstream(record=False).start(args.port)
+    print(f"upstream on {server.base_url}", flush=True)
+    threading.Event().wait()

@@ -1,6 +1,9 @@
 """``make profile``: where a warm request of the hot path spends its time.
 
     python -m bench.profile [--path /api/v1/models] [--requests 3000]
+    python -m bench.profile --path /api/v1/usage --method POST --body '{"model": ...}'
+
+A POST charges the benchmark's hot usage tenant (bench/usage.py), which has credits.
 
 Same production-like settings and services as ``make bench`` (it prepares the database and
 the benchmark tenant the same way), but no server and no load generator: the request is
@@ -30,13 +33,14 @@ from bench.harness import ROOT, ensure_database
 from bench.run import app_environment, prepare, services_from_environment
 
 
-def _environ(path: str, headers: dict[str, str]) -> dict:
+def _environ(path: str, headers: dict[str, str], method: str = "GET", body: bytes = b"") -> dict:
     parts = urlsplit(path)
     environ = {
-        "REQUEST_METHOD": "GET", "PATH_INFO": parts.path, "QUERY_STRING": parts.query,
+        "REQUEST_METHOD": method, "PATH_INFO": parts.path, "QUERY_STRING": parts.query,
         "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1",
         "REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "127.0.0.1:8000", "wsgi.url_scheme": "http",
-        "wsgi.input": io.BytesIO(b""), "wsgi.errors": sys.stderr, "wsgi.multithread": False,
+        "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body)),
+        "CONTENT_TYPE": "application/json" if body else "", "wsgi.errors": sys.stderr, "wsgi.multithread": False,
         "wsgi.multiprocess": True, "wsgi.run_once": False, "wsgi.version": (1, 0),
     }
     for name, value in headers.items():
@@ -44,8 +48,8 @@ def _environ(path: str, headers: dict[str, str]) -> dict:
     return environ
 
 
-def loop(application, path: str, headers: dict[str, str], count: int) -> float:
-    """Send ``count`` requests; returns µs per request. Every answer must be a 200."""
+def loop(application, path: str, headers: dict[str, str], count: int, method: str = "GET", body: bytes = b"") -> float:
+    """Send ``count`` requests; returns µs per request. Every answer must be a 2xx."""
     statuses = []
 
     def start_response(status, response_headers, exc_info=None):
@@ -53,14 +57,14 @@ def loop(application, path: str, headers: dict[str, str], count: int) -> float:
 
     begin = time.perf_counter()
     for _ in range(count):
-        environ = _environ(path, headers)
-        body = application(environ, start_response)
-        for _chunk in body:
+        environ = _environ(path, headers, method, body)
+        answer = application(environ, start_response)
+        for _chunk in answer:
             pass
-        if hasattr(body, "close"):
-            body.close()
+        if hasattr(answer, "close"):
+            answer.close()
     elapsed = time.perf_counter() - begin
-    bad = [s for s in statuses if not s.startswith("200")]
+    bad = [s for s in statuses if not s.startswith("2")]
     if bad:
         raise RuntimeError(f"{path}: {len(bad)} non-200 answers, e.g. {bad[0]}")
     return elapsed / count * 1e6
@@ -71,6 +75,8 @@ def main(argv=None) -> int:
     parser.add_argument("--path", default="/api/v1/models")
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--anonymous", action="store_true", help="send no API key (e.g. /healthz)")
+    parser.add_argument("--method", default="GET")
+    parser.add_argument("--body", default="", help="JSON body (with --method POST)")
     parser.add_argument("--interval-ms", type=float, default=0.5, help="pyinstrument sampling interval")
     parser.add_argument("--floor", action="store_true", help="only time the bare Django floor (bench/floor.py)")
     args = parser.parse_args(argv)
@@ -90,17 +96,22 @@ def main(argv=None) -> int:
     ensure_database(services["DATABASE_URL"])
     env = app_environment(services)
     raw_key, _ = prepare(env)
+    if args.method != "GET":
+        from bench.run import USAGE_KEYS
+
+        raw_key = USAGE_KEYS["hot"]  # a tenant with credits to spend
     headers = {} if args.anonymous else {"Authorization": f"Bearer {raw_key}"}
+    request = {"method": args.method, "body": args.body.encode()}
 
     from django.core.wsgi import get_wsgi_application
 
     application = get_wsgi_application()
-    loop(application, args.path, headers, 200)  # warm: caches, imports, connections
+    loop(application, args.path, headers, 200, **request)  # warm: caches, imports, connections
     per_loop = args.requests // 3
     runs = []
     for _ in range(3):
         cpu = time.process_time()
-        wall = loop(application, args.path, headers, per_loop)
+        wall = loop(application, args.path, headers, per_loop, **request)
         runs.append((wall, (time.process_time() - cpu) / per_loop * 1e6))
     wall, cpu = min(runs)
     print(
@@ -112,7 +123,7 @@ def main(argv=None) -> int:
 
     profiler = Profiler(interval=args.interval_ms / 1000)
     profiler.start()
-    loop(application, args.path, headers, args.requests)
+    loop(application, args.path, headers, args.requests, **request)
     profiler.stop()
 
     name = args.path.strip("/").replace("/", "-").replace("?", "-") or "root"

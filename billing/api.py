@@ -7,12 +7,11 @@ from rest_framework.response import Response
 
 from billing import idempotency, selectors, services
 from billing.models import CreditTransaction
-from models_catalog.selectors import model_get
 from radiant.api import TenantAPIView
 from radiant.request_context import current_request_id
-from radiant.inputs import StrictInput, query_input
+from radiant.inputs import StrictInput, body_input, query_input
 from radiant.pagination import CursorPagination, PageInput
-from radiant.problems import InsufficientCredits, UnprocessableInput, problem_for
+from radiant.problems import InsufficientCredits, problem_for
 
 # A single call's token counts: far above any context window, and low enough that even at
 # the catalog's highest possible price (999,999.999999 per 1,000) a cost fits NUMERIC(20, 9).
@@ -134,10 +133,7 @@ class UsageView(TenantAPIView):
     )
     def post(self, request):
         key = idempotency.request_key(request)
-        serializer = self.InputSerializer(data=request.data)
-        if not serializer.is_valid():
-            raise UnprocessableInput(serializer.errors)
-        data = serializer.validated_data
+        data = body_input(self.InputSerializer, request.data)
         tenant_id = self.tenant.tenant_id
         if key is None:
             return self._charge(data)
@@ -148,10 +144,9 @@ class UsageView(TenantAPIView):
         )
 
     def _charge(self, data, keep_refusal=False):
-        model = model_get(slug=data["model"])
         try:
             row = services.usage_charge(
-                tenant_id=self.tenant.tenant_id, model=model,
+                tenant_id=self.tenant.tenant_id, model=data["model"],
                 input_tokens=data["input_tokens"], output_tokens=data["output_tokens"],
                 request_id=self.request_id(),
             )
@@ -161,7 +156,7 @@ class UsageView(TenantAPIView):
             # Stored for replay: rendered here so the transaction (the key's row) commits.
             return _rendered(problem_for(exc))
         body = {
-            "transaction": TransactionOutput(row).data,
+            "transaction": _TRANSACTION.to_representation(row),
             "balance": _MONEY.to_representation(row.balance_after),
             "available": _MONEY.to_representation(row.balance_after - row.held_after),
         }
@@ -172,6 +167,9 @@ class UsageView(TenantAPIView):
 
 
 _MONEY = serializers.DecimalField(max_digits=20, decimal_places=9)
+# Bound once and reused: a new serializer per response deep-copies its fields, which costs
+# more than rendering one row; rendering keeps no state on the instance.
+_TRANSACTION = TransactionOutput()
 
 
 def _rendered(response: Response) -> HttpResponse:

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from billing.models import ZERO, CreditAccount, CreditHold, CreditTransaction
+from models_catalog.selectors import ModelNotFound, model_get, usable_model_sql
 from radiant import metrics, tenancy
 from radiant.problems import HoldNotOpen, InsufficientCredits
 
@@ -109,67 +110,105 @@ def _manager_for(model):
 
 # --- usage ---------------------------------------------------------------------------------
 
-
+# The whole charge in one statement, one round trip: the model and its prices as the
+# tenant may use it now (the catalog's rule, models_catalog.selectors), the cost at those
+# prices (exact: ``× 0.001`` of a NUMERIC product is exact, and prices have 6 decimals), the
+# conditional debit of the account and the ledger row. The final SELECT tells the three
+# outcomes apart: no row (no such model for this tenant), a row without ``seq`` (not enough
+# credit: nothing was written), a row with it (charged).
 _CHARGE_SQL = """
-WITH account AS (
-    UPDATE credit_accounts
-       SET balance = balance - %(cost)s::numeric, seq = seq + 1, updated_at = now()
-     WHERE tenant_id = %(tenant_id)s AND balance - held >= %(cost)s::numeric
- RETURNING tenant_id, seq, balance, held
-)
-INSERT INTO credit_transactions (
-    id, tenant_id, seq, type, amount, held_change, balance_after, held_after,
-    model_slug, input_tokens, output_tokens, input_price_per_1k, output_price_per_1k,
-    hold_id, operator, reason, request_id, created_at
-)
-SELECT %(id)s, tenant_id, seq, 'usage', %(amount)s::numeric, 0, balance, held,
-       %(model_slug)s, %(input_tokens)s, %(output_tokens)s, %(input_price)s::numeric, %(output_price)s::numeric,
-       NULL, '', '', %(request_id)s, now()
-  FROM account
-RETURNING seq, balance_after, held_after, created_at
-"""
-
-
-def usage_charge(*, tenant_id, model, input_tokens: int, output_tokens: int, request_id: str = "") -> CreditTransaction:
-    """Charge a model call at the catalog's current prices. Raises InsufficientCredits
-    (nothing written) when the available balance does not cover it."""
-    cost = usage_cost(
-        input_tokens=input_tokens, output_tokens=output_tokens,
-        input_price_per_1k=model.input_cost_per_1k, output_price_per_1k=model.output_cost_per_1k,
+WITH model AS ({model}),
+priced AS (
+    SELECT slug, input_cost_per_1k, output_cost_per_1k,
+           ((%(input_tokens)s::numeric * input_cost_per_1k
+             + %(output_tokens)s::numeric * output_cost_per_1k) * 0.001)::numeric(20, 9) AS cost
+      FROM model
+),
+account AS (
+    UPDATE credit_accounts AS a
+       SET balance = a.balance - p.cost, seq = a.seq + 1, updated_at = now()
+      FROM priced AS p
+     WHERE a.tenant_id = %(tenant_id)s AND a.balance - a.held >= p.cost
+ RETURNING a.tenant_id, a.seq, a.balance, a.held
+),
+charged AS (
+    INSERT INTO credit_transactions (
+        id, tenant_id, seq, type, amount, held_change, balance_after, held_after,
+        model_slug, input_tokens, output_tokens, input_price_per_1k, output_price_per_1k,
+        hold_id, operator, reason, request_id, created_at
     )
+    SELECT %(id)s, a.tenant_id, a.seq, 'usage', -p.cost, 0, a.balance, a.held,
+           p.slug, %(input_tokens)s, %(output_tokens)s, p.input_cost_per_1k, p.output_cost_per_1k,
+           NULL, '', '', %(request_id)s, now()
+      FROM account AS a, priced AS p
+ RETURNING seq, balance_after, held_after, created_at
+)
+SELECT p.slug, p.input_cost_per_1k, p.output_cost_per_1k, p.cost,
+       c.seq, c.balance_after, c.held_after, c.created_at
+  FROM priced AS p LEFT JOIN charged AS c ON true
+"""
+_charge_sql: list[str] = []  # built once: the model query comes from the catalog's selectors
+
+
+def usage_charge(*, tenant_id, model: str, input_tokens: int, output_tokens: int, request_id: str = "") -> CreditTransaction:
+    """Charge a call of the model with slug ``model`` at the catalog's current prices.
+
+    Raises ``ModelNotFound`` for a model the tenant may not use, ``InsufficientCredits``
+    when the available balance does not cover the cost; either way nothing is written.
+    """
     row = CreditTransaction(
-        id=uuid.uuid4(), tenant_id=tenant_id, type=CreditTransaction.Type.USAGE, amount=-cost,
-        held_change=ZERO, model_slug=model.slug, input_tokens=input_tokens, output_tokens=output_tokens,
-        input_price_per_1k=model.input_cost_per_1k, output_price_per_1k=model.output_cost_per_1k,
-        request_id=request_id,
+        id=uuid.uuid4(), tenant_id=tenant_id, type=CreditTransaction.Type.USAGE, held_change=ZERO,
+        input_tokens=input_tokens, output_tokens=output_tokens, request_id=request_id,
     )
     connection = connections[tenancy.db_alias()]
     if connection.vendor == "postgresql":
+        if not _charge_sql:
+            _charge_sql.append(_CHARGE_SQL.format(model=usable_model_sql()))
         with connection.cursor() as cursor:
-            cursor.execute(_CHARGE_SQL, {
-                "id": row.id, "tenant_id": tenant_id, "cost": cost, "amount": -cost,
-                "model_slug": model.slug, "input_tokens": input_tokens, "output_tokens": output_tokens,
-                "input_price": model.input_cost_per_1k, "output_price": model.output_cost_per_1k,
-                "request_id": request_id,
+            cursor.execute(_charge_sql[0], {
+                "id": row.id, "tenant_id": tenant_id, "slug": model, "input_tokens": input_tokens,
+                "output_tokens": output_tokens, "request_id": request_id,
             })
             result = cursor.fetchone()
         if result is None:
+            raise ModelNotFound(f"No model {model!r}.")
+        row.model_slug, row.input_price_per_1k, row.output_price_per_1k, cost = result[:4]
+        _check_exact(row, cost)
+        if result[4] is None:
             raise _not_enough(f"This call costs {cost} credits; not enough are available.")
-        row.seq, row.balance_after, row.held_after, row.created_at = result
+        row.seq, row.balance_after, row.held_after, row.created_at = result[4:]
     else:
+        priced = model_get(slug=model)
+        row.model_slug = priced.slug
+        row.input_price_per_1k, row.output_price_per_1k = priced.input_cost_per_1k, priced.output_cost_per_1k
+        cost = _check_exact(row, None)
         with tenancy.atomic():
             after = _move(tenant_id=tenant_id, amount=-cost, held_change=ZERO, needed=cost)
             if after is None:
                 raise _not_enough(f"This call costs {cost} credits; not enough are available.")
+            row.amount = -cost
             row.seq, row.balance_after, row.held_after = after.seq, after.balance, after.held
             row.save(force_insert=True, using=tenancy.db_alias())
             row.refresh_from_db(fields=["created_at"])
+    row.amount = -cost
     audit_record(
         action="credits.usage", obj=row, tenant_id=tenant_id,
         changes={"balance": [str(row.balance_after + cost), str(row.balance_after)]},
     )
     metrics.credits_charged(cost)
     return row
+
+
+def _check_exact(row: CreditTransaction, computed: Decimal | None) -> Decimal:
+    """The cost of ``row``'s tokens at its prices, by ``usage_cost``; where the database
+    computed it too, the two must agree to the last of the 9 decimals."""
+    cost = usage_cost(
+        input_tokens=row.input_tokens, output_tokens=row.output_tokens,
+        input_price_per_1k=row.input_price_per_1k, output_price_per_1k=row.output_price_per_1k,
+    )
+    if computed is not None and computed != cost:
+        raise ValueError(f"the database priced the call at {computed}, not {cost}")
+    return cost
 
 
 # --- operator entries: grant, refund, adjustment ------------------------------------------

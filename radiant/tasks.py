@@ -66,7 +66,9 @@ def send_or_run(task, kwargs: dict) -> bool:
     """Publish ``task`` now; run it in-process if the broker cannot take it. True if sent."""
     if not _celery_app.conf.task_always_eager and not _broker_skipped():
         try:
-            task.apply_async(kwargs=kwargs, retry=False)
+            # The message's kwargs repr names the arguments only: Celery's own repr of the
+            # values costs more than the publish itself, and would put them in worker logs.
+            task.apply_async(kwargs=kwargs, retry=False, argsrepr="()", kwargsrepr="{%s}" % ", ".join(kwargs))
             return True
         except Exception as exc:  # refused, timed out, DNS: anything the publish raises
             _broker.down_until = time.monotonic() + BROKER_BACKOFF

@@ -121,31 +121,68 @@ def context_signature(tenant_id: uuid.UUID | str, challenge: str) -> str:
 
 
 _CHALLENGE_SQL = "SELECT public.radiant_tenant_challenge()"
+# psycopg opens a transaction with BEGIN on its own, one round trip before the first
+# statement; sent in the same message as the challenge, the two cost one.
+_BEGIN_WITH_CHALLENGE = b"BEGIN; " + _CHALLENGE_SQL.encode()
 _SET_CONTEXT_SQL = (
     "SELECT set_config('app.current_tenant_id', %s, true),"
     " set_config('app.tenant_signature', %s, true)"
 )
 
 
+def _begin_with_challenge(raw) -> str:
+    """Open the transaction and read its challenge in one round trip (libpq's simple query
+    protocol: no parameters, so nothing secret travels in it)."""
+    import psycopg
+    from psycopg import pq
+
+    with raw.lock:
+        result = raw.pgconn.exec_(_BEGIN_WITH_CHALLENGE)
+    if result.status != pq.ExecStatus.TUPLES_OK:
+        if raw.pgconn.status == pq.ConnStatus.BAD:  # a dropped backend: no SQLSTATE to go by
+            raise psycopg.OperationalError(result.get_error_message())
+        raise psycopg.errors.error_from_result(result)
+    return result.get_value(0, 0).decode()
+
+
+def _challenge(raw) -> str:
+    """The challenge of the transaction ``raw`` is in, opening one if none is open."""
+    if raw.info.transaction_status == _idle() and not raw.autocommit:
+        return _begin_with_challenge(raw)
+    import psycopg
+
+    with psycopg.Cursor(raw) as cursor:
+        cursor.execute(_CHALLENGE_SQL, prepare=False)
+        return cursor.fetchone()[0]
+
+
+def _send_context(raw, tenant_id, challenge: str) -> None:
+    import psycopg
+
+    tenant = str(tenant_id)
+    with psycopg.Cursor(raw) as cursor:
+        cursor.execute(_SET_CONTEXT_SQL, (tenant, context_signature(tenant, challenge)), prepare=False)
+
+
 def set_context(raw, tenant_id: uuid.UUID | str) -> None:
     """Tell PostgreSQL, on the psycopg connection ``raw``, that the transaction it is in (or
     starts now) runs as ``tenant_id``.
 
-    Two statements: the server names the transaction (its challenge), then the signed
-    context is set for it. Both are sent with server-side binding, so neither the tenant id
-    nor the signature appears in the statement text other sessions see.
+    The server names the transaction (its challenge; read with the BEGIN when the
+    transaction starts here), then the signed context is set for it, with server-side
+    binding, so neither the tenant id nor the signature appears in the statement text other
+    sessions see.
     """
-    import psycopg  # PostgreSQL only; imported with its backend by then (Lambda cold start)
-
-    with psycopg.Cursor(raw) as cursor:
-        cursor.execute(_CHALLENGE_SQL, prepare=False)
-        (challenge,) = cursor.fetchone()
-        tenant = str(tenant_id)
-        cursor.execute(_SET_CONTEXT_SQL, (tenant, context_signature(tenant, challenge)), prepare=False)
+    _send_context(raw, tenant_id, _challenge(raw))
 
 
 class _SetContextOnFirstQuery:
-    """Execute wrapper on the tenant alias: opens the scope's transaction and sets context."""
+    """Execute wrapper on the tenant alias: opens the scope's transaction and sets context.
+
+    The context and the transaction's first statement travel together (psycopg's pipeline
+    mode: both are sent, then both answers read), so a transaction that reads or writes
+    once costs the round trips of its BEGIN with the challenge, that pair, and its COMMIT.
+    """
 
     def __init__(self, scope: _Scope):
         self.scope = scope
@@ -158,12 +195,24 @@ class _SetContextOnFirstQuery:
             self.scope.transaction = transaction.atomic(using=connection.alias)
             self.scope.transaction.__enter__()
         raw = connection.connection
-        if raw.info.transaction_status == _idle():
-            # A new transaction starts with this statement: the context comes first. (Errors
-            # as Django's own, so a dropped connection is seen as one.)
-            with connection.wrap_database_errors:
-                set_context(raw, self.scope.tenant_id)
-        return execute(sql, params, many, context)
+        if raw.info.transaction_status != _idle():
+            return execute(sql, params, many, context)
+        # A new transaction starts with this statement: the context comes first. (Errors as
+        # Django's own, so a dropped connection is seen as one.)
+        with connection.wrap_database_errors:
+            challenge = _challenge(raw)
+            if _is_server_cursor(context["cursor"]):  # DECLARE ... cannot be pipelined
+                _send_context(raw, self.scope.tenant_id, challenge)
+                return execute(sql, params, many, context)
+            with raw.pipeline():
+                _send_context(raw, self.scope.tenant_id, challenge)
+                return execute(sql, params, many, context)
+
+
+def _is_server_cursor(cursor) -> bool:
+    import psycopg
+
+    return isinstance(getattr(cursor, "cursor", cursor), psycopg.ServerCursor)
 
 
 def _refuse_operator_alias(execute, sql, params, many, context):

@@ -44,6 +44,18 @@ def test_a_charge_debits_the_catalog_price_and_records_it(tenant, api_client_for
     assert client.get(f"/api/v1/credits/transactions/{tx['id']}").json() == tx
 
 
+def test_a_charge_at_the_smallest_and_an_odd_price_is_exact(tenant, api_client_for, tiers):
+    make_model("odd", input_cost_per_1k=Decimal("0.000001"), output_cost_per_1k=Decimal("123.456789"))
+    fund(tenant, "1")
+    client = api_client_for(tenant)
+
+    response = post_usage(client, {"model": "odd", "input_tokens": 1, "output_tokens": 3})
+
+    assert response.status_code == 201, response.content
+    assert response.json()["transaction"]["amount"] == "-0.370370368"
+    assert balance_of(tenant) == (Decimal("0.629629632"), Decimal(0))
+
+
 def test_not_enough_credits_is_402_and_writes_nothing(tenant, api_client_for, priced_model):
     fund(tenant, CALL_COST - Decimal("0.000000001"))
     client = api_client_for(tenant)

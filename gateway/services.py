@@ -243,11 +243,16 @@ def _stream(opened: _Opened, call: ChatCall, targets: list[Target], prompt_bytes
         raise
     body = _StreamBody(opened, call, target, chunks, first, prompt_bytes, current_actor())
     headers = {**_headers(target), "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return Answer(200, EVENT_STREAM, iter(body), headers)
+    return Answer(200, EVENT_STREAM, body, headers)
 
 
 class _StreamBody:
-    """The SSE body: the provider's chunks passed on as they arrive; settled at the end."""
+    """The SSE body: the provider's chunks passed on as they arrive; settled at the end.
+
+    An iterator with ``close()``, which the server calls when the response is done or the
+    client has gone (Django passes it on): a body never iterated at all is settled there too,
+    for nothing delivered, and its upstream connection closed.
+    """
 
     def __init__(self, opened, call, target, chunks, first, prompt_bytes, actor):
         self.opened, self.call, self.target = opened, call, target
@@ -257,6 +262,22 @@ class _StreamBody:
         self.final = None  # its report at the end of a complete stream
         self.delivered_chunks = 0
         self.sent: list[bytes] = []  # kept for an idempotent replay
+        self.started = self.settled = False
+        self._body = self._run()
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> bytes:
+        self.started = True
+        return next(self._body)
+
+    def close(self) -> None:
+        if self.started:
+            self._body.close()
+        elif not self.settled:
+            self.chunks.close()
+            self._settle(False)
 
     def _pieces(self) -> Iterator[tuple[bytes, Chunk | None]]:
         yield from self._chunk_pieces(self.first)
@@ -270,7 +291,7 @@ class _StreamBody:
                 return
         yield b"data: " + chunk.data + b"\n\n", chunk
 
-    def __iter__(self) -> Iterator[bytes]:
+    def _run(self) -> Iterator[bytes]:
         complete = False
         try:
             try:
@@ -311,6 +332,7 @@ class _StreamBody:
         return Usage(prompt, max(reported.output_tokens or 0, self.delivered_chunks))
 
     def _settle(self, complete: bool) -> None:
+        self.settled = True
         usage = self.usage(complete)
         answer = Answer(200, EVENT_STREAM, b"".join(self.sent))
         with tenancy.tenant_scope(self.opened.tenant_id), acting_as(*self.actor), request_scope(self.opened.request_id):

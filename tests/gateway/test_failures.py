@@ -173,3 +173,15 @@ def test_nothing_secret_reaches_the_client_or_the_problem(route, funded, upstrea
     response = chat(client, max_tokens=2)
 
     assert UPSTREAM_KEY.encode() not in response.content
+
+
+def test_a_stream_never_read_is_settled_when_closed_for_nothing_delivered(route, funded, upstream):
+    route("test-chat")
+    tenant, client = funded("10")
+
+    response = chat(client, max_tokens=10, stream=True)
+    response.close()  # what the server does when the client is gone before the first byte
+
+    assert [r.type for r in ledger_of(tenant)][1:] == ["hold", "usage", "hold_release"]
+    assert balance_of(tenant) == (Decimal("10") - cost(-(-prompt_bytes() // 4), 0), 0)
+    assert ledger_verify() == {}

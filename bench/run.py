@@ -314,6 +314,7 @@ def main(argv=None) -> int:
     gateway_verdict = {}
     if gateway_rows:
         gateway_verdict = gateway.verdict(gateway_rows)
+        gateway_verdict["breaker"] = gateway.breaker_cost()
         gateway_verdict["ledger_failures"] = len(usage.ledger_failures())
         print(
             f"\nchat/completions: {gateway_verdict['added_p50_ms']:.2f} ms added at p50, 1 connection (goal <= "
@@ -321,6 +322,10 @@ def main(argv=None) -> int:
             f"{gateway.GOAL_RPS_16:.0f}; the upstream alone: {gateway_verdict['direct_rps_16']:.0f}/s); "
             f"non-2xx {gateway_verdict['errors']}; ledger check: "
             f"{'ok' if not gateway_verdict['ledger_failures'] else 'FAIL'}: {'MET' if gateway_verdict['met'] else 'MISSED'}"
+        )
+        print(
+            f"circuit breaker: {gateway_verdict['breaker']['admit_and_report_us']} µs a call "
+            f"({gateway_verdict['breaker']['admit_and_report_cpu_us']} µs CPU; one Redis round trip)"
         )
 
     out = ROOT / args.out

@@ -116,7 +116,8 @@ def test_billing_reports_reach_the_named_metrics(scrape):
     def delta(name):
         return value(after, name) - value(before, name)
 
-    assert delta("radiant_credits_charged_total") == 1.5
+    # A float counter: whatever earlier tests charged leaves its rounding in the difference.
+    assert delta("radiant_credits_charged_total") == pytest.approx(1.5)
     assert delta("radiant_insufficient_credits_total") == 1
     assert delta("radiant_audit_fallbacks_total") == 1
     assert value(after, "radiant_credit_holds_open") == 7

@@ -116,7 +116,8 @@ def _check_messages(errors, messages):
         unknown = set(message) - MESSAGE_FIELDS
         if unknown:
             errors.add(where, f"Unknown fields: {', '.join(sorted(unknown))}.")
-        if message.get("role") not in ROLES:
+        role = message.get("role")
+        if not isinstance(role, str) or role not in ROLES:
             errors.add(f"{where}.role", f"One of {', '.join(sorted(ROLES))}.")
         content = message.get("content")
         if content is not None and not isinstance(content, (str, list)):

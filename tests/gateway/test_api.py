@@ -19,6 +19,8 @@ pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
     ({"model": "test-chat"}, "messages"),
     ({"model": "test-chat", "messages": []}, "messages"),
     ({"model": "test-chat", "messages": [{"role": "wizard", "content": "x"}]}, "messages.0.role"),
+    ({"model": "test-chat", "messages": [{"role": {}, "content": "x"}]}, "messages.0.role"),
+    ({"model": "test-chat", "messages": [{"role": ["user"], "content": "x"}]}, "messages.0.role"),
     ({"model": "test-chat", "messages": [{"role": "user", "content": 12}]}, "messages.0.content"),
     ({"model": "test-chat", "messages": MESSAGES, "max_tokens": "10"}, "max_tokens"),
     ({"model": "test-chat", "messages": MESSAGES, "max_tokens": 0}, "max_tokens"),

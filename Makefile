@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test migrate worker clean package bench-cold
+.PHONY: install run test lint migrate worker clean package bench-cold
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ run: migrate
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
 
 worker: install
 	$(VENV)/bin/celery -A radiant worker -l info
@@ -69,14 +72,15 @@ bench-cold: package
 
 # --- hot read path (docs/PERFORMANCE.md) ----------------------------------------
 # `make bench`: the app and a bare Django floor under identical gunicorns, wrk at 16
-# connections, table + bench-results/latest.json (DATABASE_URL/REDIS_URL, or its own);
-# then the request log and metrics on vs off for GET models (bench/observability.py) and a
+# connections, table + bench-results/latest.json (DATABASE_URL/REDIS_URL, or its own); GET
+# models again with 2 workers (bench-results/workers-2.json); then the request log and metrics on vs off for GET models (bench/observability.py) and a
 # 60 s soak at a mixed open-loop rate with each worker's memory (bench/soak.py).
 # `make profile`: where a warm request's time goes (PROFILE_ARGS="--path /api/v1/tenant").
 .PHONY: bench profile
 bench: install
 	@command -v wrk >/dev/null 2>&1 || { echo "wrk is not installed: apt-get install -y wrk"; exit 2; }
 	$(PY) -m bench.run $(BENCH_ARGS)
+	$(PY) -m bench.run --workers 2 --only "GET /api/v1/models" --out bench-results/workers-2.json
 	$(PY) -m bench.observability $(BENCH_OBSERVABILITY_ARGS)
 	$(PY) -m bench.soak $(BENCH_SOAK_ARGS)
 

@@ -11,7 +11,7 @@ transaction that holds the parent locked against concurrent inserts meanwhile.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from django.db import connections, transaction
 
@@ -46,9 +46,9 @@ def partition_create(*, month: date, using: str = "default") -> dict:
     """Create the partition for ``month`` if missing, moving its rows out of DEFAULT."""
     month = _month_start(month)
     name = partition_name(month)
-    low = datetime(month.year, month.month, 1, tzinfo=timezone.utc)
+    low = datetime(month.year, month.month, 1, tzinfo=UTC)
     nxt = _next_month(month)
-    high = datetime(nxt.year, nxt.month, 1, tzinfo=timezone.utc)
+    high = datetime(nxt.year, nxt.month, 1, tzinfo=UTC)
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
         # Inserts wait while the month moves; readers of other partitions are not blocked
         # longer than this short transaction.
@@ -72,7 +72,7 @@ def partitions_ensure(*, months: int, start: date | None = None, using: str = "d
         raise ValueError("--months must be between 0 and 120")
     if connections[using].vendor != "postgresql":
         return []
-    month = _month_start(start or datetime.now(timezone.utc).date())
+    month = _month_start(start or datetime.now(UTC).date())
     done = []
     for _ in range(months + 1):
         done.append(partition_create(month=month, using=using))

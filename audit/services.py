@@ -49,5 +49,5 @@ def audit_record(*, action: str, obj=None, tenant_id=None, changes: dict | None 
     from audit.tasks import audit_write
     from radiant.tasks import enqueue_on_commit
 
-    enqueue_on_commit(audit_write, record=record)
+    enqueue_on_commit(audit_write, count_fallback="audit_fallback", record=record)
     return record

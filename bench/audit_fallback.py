@@ -36,10 +36,11 @@ def main(argv=None) -> int:
     from bench import run as bench_run
 
     keys = bench_run.USAGE_KEYS
-    name, path, lua = usage.targets(keys)[1]  # spread over 50 tenants
+    _name, path, lua = usage.targets(keys)[1]  # spread over 50 tenants
     dead = f"redis://127.0.0.1:{free_port()}/0"
-    from audit.models import AuditLog
     from django.db import connections
+
+    from audit.models import AuditLog
 
     results = {}
     for label, broker in (("broker up", services["REDIS_URL"]), ("broker down", dead)):

@@ -194,7 +194,8 @@ def main(argv=None):
         report["from"] = args.archive or "working tree"
         report["python"] = sys.version.split()[0]
         print(f"cold start from {report['from']}, process spawn -> first response, median of {args.runs} runs:")
-        print(f"  radiant  {report['radiant']['median_ms']:7.1f} ms   (in process {report['radiant']['median_in_process_ms']:.1f} ms)")
+        radiant = report["radiant"]
+        print(f"  radiant  {radiant['median_ms']:7.1f} ms   (in process {radiant['median_in_process_ms']:.1f} ms)")
         print(f"  bare     {report['bare']['median_ms']:7.1f} ms   (in process {report['bare']['median_in_process_ms']:.1f} ms)")
         print(f"  ratio    {report['ratio']:.2f}x   (goal <= 1.5x; in process {report['ratio_in_process']:.2f}x)")
         print(f"  seed goal: radiant median <= 500 ms: {'met' if report['radiant']['median_ms'] <= 500 else 'not met'}")

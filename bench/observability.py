@@ -24,8 +24,7 @@ import json
 import statistics
 import sys
 import time
-from datetime import datetime, timezone
-
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from bench.harness import ROOT, ensure_database, gunicorn, run_wrk
@@ -107,10 +106,11 @@ def main(argv=None) -> int:
     print(f"worker CPU per request: off {cpu_off:.0f} µs, on {cpu_on:.0f} µs ({cpu_on / cpu_off - 1:+.1%})")
     out = ROOT / args.out
     out.write_text(json.dumps({
-        "benchmark": "observability_on_off", "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "benchmark": "observability_on_off", "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "workers": workers, "runs_in_order": runs, "ratios": ratios, "mean_ratio": round(ratio, 4),
-        "cost": round(cost, 4), "goal_cost": GOAL_COST, "worker_cpu_us_per_request": {"off": round(cpu_off, 1),
-                                                                                    "on": round(cpu_on, 1)}, "non_2xx": errors, "request_log_lines": lines,
+        "cost": round(cost, 4), "goal_cost": GOAL_COST,
+        "worker_cpu_us_per_request": {"off": round(cpu_off, 1), "on": round(cpu_on, 1)},
+        "non_2xx": errors, "request_log_lines": lines,
         "elapsed_s": round(time.monotonic() - started, 1),
     }, indent=2) + "\n")
     print(f"written to {out.relative_to(ROOT)}")

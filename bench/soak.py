@@ -25,7 +25,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import psutil
@@ -120,7 +120,7 @@ def main(argv=None) -> int:
     print(f"errors: {errors}; memory keeps growing: {'yes' if growing_any else 'no'}"
           + ("" if locust.returncode == 0 else f"; locust exit {locust.returncode}"))
     (ROOT / args.out).write_text(json.dumps({
-        "benchmark": "soak", "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "benchmark": "soak", "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "seconds": args.seconds, "rate": args.rate, "workers": rows, "errors": errors,
         "memory_growing": growing_any, "load": load,
     }, indent=2) + "\n")

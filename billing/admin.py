@@ -99,7 +99,10 @@ class CreditTransactionAdmin(ReadOnlyAdmin):
             except services.BillingError as exc:
                 form.add_error("amount", str(exc))
             else:
-                self.message_user(request, f"{row.type} of {row.amount} for {data['tenant'].slug}: balance {row.balance_after}.", messages.SUCCESS)
+                self.message_user(
+                    request, f"{row.type} of {row.amount} for {data['tenant'].slug}: balance {row.balance_after}.",
+                    messages.SUCCESS,
+                )
                 return redirect("admin:billing_credittransaction_changelist")
         context = {
             **self.admin_site.each_context(request),

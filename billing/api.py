@@ -8,8 +8,7 @@ from rest_framework.response import Response
 from billing import idempotency, selectors, services
 from billing.models import CreditTransaction
 from radiant.api import TenantAPIView
-from radiant.request_context import current_request_id
-from radiant.inputs import StrictInput, body_input, query_input
+from radiant.inputs import StrictInput, body_input
 from radiant.pagination import CursorPagination, PageInput
 from radiant.problems import InsufficientCredits, problem_for
 
@@ -84,12 +83,14 @@ class TransactionListView(TenantAPIView):
         since = serializers.DateTimeField(required=False, help_text="Rows created at or after this time.")
         until = serializers.DateTimeField(required=False, help_text="Rows created before this time.")
 
+    query_input = FilterInput
+
     @extend_schema(operation_id="v1_credit_transactions_list", parameters=[FilterInput], responses=TransactionPage)
     def get(self, request):
-        query = query_input(self.FilterInput, request)
+        query = self.context.query
         filters = {name: query[name] for name in ("type", "since", "until") if name in query}
         return Response(self.paginate(
-            request, selectors.transaction_list(**filters), lambda rows: TransactionOutput(rows, many=True).data, query,
+            selectors.transaction_list(**filters), lambda rows: TransactionOutput(rows, many=True).data,
         ))
 
 
@@ -148,7 +149,7 @@ class UsageView(TenantAPIView):
             row = services.usage_charge(
                 tenant_id=self.tenant.tenant_id, model=data["model"],
                 input_tokens=data["input_tokens"], output_tokens=data["output_tokens"],
-                request_id=self.request_id(),
+                request_id=self.context.request_id,
             )
         except InsufficientCredits as exc:
             if not keep_refusal:
@@ -161,9 +162,6 @@ class UsageView(TenantAPIView):
             "available": _MONEY.to_representation(row.balance_after - row.held_after),
         }
         return _rendered(Response(body, status=201))
-
-    def request_id(self) -> str:
-        return current_request_id() or ""
 
 
 _MONEY = serializers.DecimalField(max_digits=20, decimal_places=9)

@@ -266,17 +266,23 @@ def _manual_entry(*, tenant, type: str, amount: Decimal, reason: str, operator: 
 
 def credits_grant(*, tenant, amount, reason: str, operator: str) -> CreditTransaction:
     """Add prepaid credits to ``tenant`` (a purchase, a promotion)."""
-    return _manual_entry(tenant=tenant, type=CreditTransaction.Type.GRANT, amount=amount, reason=reason, operator=operator, signed=False)
+    return _manual_entry(
+        tenant=tenant, type=CreditTransaction.Type.GRANT, amount=amount, reason=reason, operator=operator, signed=False
+    )
 
 
 def credits_refund(*, tenant, amount, reason: str, operator: str) -> CreditTransaction:
     """Give credits back for usage that should not have been charged."""
-    return _manual_entry(tenant=tenant, type=CreditTransaction.Type.REFUND, amount=amount, reason=reason, operator=operator, signed=False)
+    return _manual_entry(
+        tenant=tenant, type=CreditTransaction.Type.REFUND, amount=amount, reason=reason, operator=operator, signed=False
+    )
 
 
 def credits_adjust(*, tenant, amount, reason: str, operator: str) -> CreditTransaction:
     """A signed correction. A negative one never takes more than the available balance."""
-    return _manual_entry(tenant=tenant, type=CreditTransaction.Type.ADJUSTMENT, amount=amount, reason=reason, operator=operator, signed=True)
+    return _manual_entry(
+        tenant=tenant, type=CreditTransaction.Type.ADJUSTMENT, amount=amount, reason=reason, operator=operator, signed=True
+    )
 
 
 # --- holds ---------------------------------------------------------------------------------

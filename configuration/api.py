@@ -3,7 +3,6 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from configuration import caching, selectors, services
-from radiant import cache
 from radiant.api import TenantAPIView
 from radiant.inputs import StrictInput
 from radiant.pagination import CursorPagination, PageInput
@@ -30,15 +29,13 @@ class ConfigListView(TenantAPIView):
 
     pagination = CursorPagination("key")
 
-    def cache_plan(self, request, tenant_id):
-        page = self.pagination.cache_part(request, self.pagination.page_request(request))
-        return caching.config_all_plan(tenant_id=tenant_id, page=page)
+    def cache_plan(self, tenant_id):
+        return caching.config_all_plan(tenant_id=tenant_id, page=self.page_key())
 
     @extend_schema(parameters=[PageInput], responses=ConfigListOutput)
     def get(self, request):
-        plan = self.planned(request)
-        return cache.serve(request, plan, lambda: self.paginate(
-            request, selectors.config_entries(),
+        return self.serve(lambda: self.paginate(
+            selectors.config_entries(),
             lambda entries: ConfigEntryOutput(selectors.config_merged(entries), many=True).data,
         ))
 
@@ -52,22 +49,17 @@ class ConfigDetailView(TenantAPIView):
             error_messages={"null": "A value is required; null is not allowed."},
         )
 
-    def cache_plan(self, request, tenant_id):
-        key = self.kwargs["key"]
-        if not selectors.config_key_valid(key):
-            return None
+    def cache_plan(self, tenant_id, key):
+        if not selectors.config_key_valid(key):  # never a cache key
+            raise selectors.ConfigKeyNotFound(f"No configuration key {key!r}.")
         return caching.config_item_plan(tenant_id=tenant_id, key=key)
 
     @extend_schema(parameters=[KEY_PARAMETER], responses=ConfigEntryOutput)
     def get(self, request, key):
-        if not selectors.config_key_valid(key):  # never a cache key
-            raise selectors.ConfigKeyNotFound(f"No configuration key {key!r}.")
-        plan = self.planned(request)
-        return cache.serve(request, plan, lambda: ConfigEntryOutput(selectors.config_get(key=key)).data)
+        return self.serve(lambda: ConfigEntryOutput(selectors.config_get(key=key)).data)
 
     @extend_schema(parameters=[KEY_PARAMETER], request=InputSerializer, responses=ConfigEntryOutput)
     def put(self, request, key):
-        services.config_override_check(key=key)  # 404 / 403 before the body is looked at
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         merged = services.config_override_set(key=key, value=serializer.validated_data["value"])

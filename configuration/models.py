@@ -5,7 +5,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 
 from configuration import values
-from radiant.cache import InvalidatingQuerySet
+from radiant.invalidation import InvalidatingQuerySet
 from radiant.models import TimeStamped
 from radiant.tenancy import TenantManager, TenantOwned
 

@@ -31,7 +31,7 @@ def config_key_valid(key: str) -> bool:
     return len(key) <= 100 and key not in RESERVED_KEYS
 
 
-def _merge(entry: ConfigEntry, override: ConfigOverride | None) -> MergedEntry:
+def merge(entry: ConfigEntry, override: ConfigOverride | None) -> MergedEntry:
     # An override counts while its entry is overridable and it still fits the entry's type
     # (an operator may have tightened either since it was set).
     mine = override is not None and entry.is_overridable and entry.accepts(override.value)
@@ -54,7 +54,7 @@ def config_merged(entries) -> list[MergedEntry]:
     """``entries`` as the current tenant sees them: its overrides of those, one query."""
     entries = list(entries)
     overrides = {o.entry_id: o for o in ConfigOverride.objects.filter(entry_id__in=[e.id for e in entries])}
-    return [_merge(entry, overrides.get(entry.id)) for entry in entries]
+    return [merge(entry, overrides.get(entry.id)) for entry in entries]
 
 
 def config_list() -> list[MergedEntry]:
@@ -71,4 +71,4 @@ def config_entry_get(*, key: str) -> ConfigEntry:
 
 def config_get(*, key: str) -> MergedEntry:
     entry = config_entry_get(key=key)
-    return _merge(entry, ConfigOverride.objects.filter(entry=entry).first())
+    return merge(entry, ConfigOverride.objects.filter(entry=entry).first())

@@ -48,11 +48,16 @@ def _key_and_fingerprint(request, data):
 
 
 _UPSTREAM = {
-    402: OpenApiResponse(description="insufficient_credits: the call's maximum cost is not covered; nothing was called or charged"),
+    402: OpenApiResponse(
+        description="insufficient_credits: the call's maximum cost is not covered; nothing was called or charged",
+    ),
     404: OpenApiResponse(description="not_found: no such model for this tenant, or no provider serves it"),
     422: OpenApiResponse(description="validation_error (per field), or idempotency_key_reused"),
     502: OpenApiResponse(description="upstream_error: the provider failed or answered unusably; nothing was charged"),
-    503: OpenApiResponse(description="upstream_unavailable: the provider cannot be reached, is overloaded or its circuit breaker is open (Retry-After); nothing was charged"),
+    503: OpenApiResponse(description=(
+        "upstream_unavailable: the provider cannot be reached, is overloaded or its circuit breaker is open "
+        "(Retry-After); nothing was charged"
+    )),
     504: OpenApiResponse(description="upstream_timeout: the provider did not answer in time; nothing was charged"),
 }
 

@@ -25,11 +25,10 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import NoScriptError
 
-from radiant import cache as response_cache
 from radiant import cache_keys, metrics, redis_wire
 
 logger = logging.getLogger(__name__)
@@ -58,7 +57,7 @@ class Settings:
 
 
 def _day() -> str:
-    return datetime.now(timezone.utc).strftime("%Y%m%d")
+    return datetime.now(UTC).strftime("%Y%m%d")
 
 
 # KEYS: breaker hash, today's traffic hash. ARGV: cooldown in ms (a probe's time to report).
@@ -127,9 +126,9 @@ class RedisBreakers:
 
     def _run(self, script, keys, *args):
         keys = [self.backend.make_key(key) for key in keys]
-        client = self.backend.client.get_client(write=True)
-        (result,) = redis_wire.round_trip(client, [("EVALSHA", _SHA[script], len(keys), *keys, *args)])
-        if isinstance(result, NoScriptError):
+        (result,) = redis_wire.round_trip(self.backend, [("EVALSHA", _SHA[script], len(keys), *keys, *args)])
+        if isinstance(result, NoScriptError):  # first use on this server, or after a flush or a failover
+            client = self.backend.client.get_client(write=True)
             client.script_load(script)
             result = client.evalsha(_SHA[script], len(keys), *keys, *args)
         if isinstance(result, Exception):
@@ -236,7 +235,7 @@ _local = LocalBreakers()
 
 
 def breakers() -> RedisBreakers | LocalBreakers:
-    backend = response_cache.redis_backend()
+    backend = redis_wire.backend()
     return RedisBreakers(backend) if backend is not None else _local
 
 
@@ -249,7 +248,7 @@ def local_reset() -> None:
 def admit(provider: str, model: str, settings: Settings) -> Admission:
     try:
         return breakers().admit(provider, model, settings)
-    except RedisError as exc:
+    except redis_wire.ERRORS as exc:
         logger.warning("breaker unavailable (%s); call admitted", type(exc).__name__)
         metrics.redis_error("breaker")
         return Admission(True)
@@ -260,7 +259,7 @@ def report(provider: str, model: str, settings: Settings, admission: Admission, 
         return
     try:
         breakers().report(provider, model, settings, admission, ok=ok)
-    except RedisError as exc:
+    except redis_wire.ERRORS as exc:
         logger.warning("breaker unavailable (%s); outcome not recorded", type(exc).__name__)
         metrics.redis_error("breaker")
 
@@ -272,7 +271,7 @@ def breaker_state(provider: str, model: str) -> dict:
 
 def traffic(provider: str, model: str, *, days: int = 7) -> dict[str, dict[str, int]]:
     """For the admin: per UTC day (``YYYYMMDD``, newest first), calls, errors and refused."""
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     from datetime import timedelta
 
     wanted = [(today - timedelta(days=n)).strftime("%Y%m%d") for n in range(days)]

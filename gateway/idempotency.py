@@ -20,8 +20,7 @@ delete these rows, and the purge removes it with the other expired keys.)
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
@@ -34,7 +33,7 @@ from billing.models import IdempotencyKey
 from radiant import cache_keys, tenancy
 from radiant.problems import IdempotencyKeyReused
 
-GIVEN_UP = datetime(1970, 1, 1, tzinfo=dt_timezone.utc)
+GIVEN_UP = datetime(1970, 1, 1, tzinfo=UTC)
 FIRST_POLL = 0.005
 MAX_POLL = 0.25
 

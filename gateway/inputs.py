@@ -161,11 +161,14 @@ def chat_call(data) -> ChatCall:
     ):
         errors.add("stop", "A string or a list of at most 4 strings.")
     tools = data.get("tools")
-    if tools is not None and not (isinstance(tools, list) and len(tools) <= MAX_TOOLS and all(isinstance(t, dict) for t in tools)):
+    if tools is not None and not (
+        isinstance(tools, list) and len(tools) <= MAX_TOOLS and all(isinstance(t, dict) for t in tools)
+    ):
         errors.add("tools", f"A list of at most {MAX_TOOLS} tool objects.")
     options = data.get("stream_options")
     if options is not None:
-        if not isinstance(options, dict) or set(options) - {"include_usage"} or not isinstance(options.get("include_usage", False), bool):
+        include_usage = options.get("include_usage", False) if isinstance(options, dict) else None
+        if not isinstance(options, dict) or set(options) - {"include_usage"} or not isinstance(include_usage, bool):
             errors.add("stream_options", 'Only {"include_usage": true|false}.')
         elif not data.get("stream"):
             errors.add("stream_options", "Only with stream: true.")

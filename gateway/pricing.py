@@ -38,7 +38,9 @@ def _images(messages) -> int:
     for message in messages:
         content = message.get("content") if isinstance(message, dict) else None
         if isinstance(content, list):
-            count += sum(1 for part in content if isinstance(part, dict) and part.get("type") in ("image_url", "image", "input_audio"))
+            count += sum(
+                1 for part in content if isinstance(part, dict) and part.get("type") in ("image_url", "image", "input_audio")
+            )
     return count
 
 

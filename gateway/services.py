@@ -234,7 +234,7 @@ def _stream(opened: _Opened, call: ChatCall, targets: list[Target], prompt_bytes
         return chunks, first
 
     try:
-        target, (chunks, first), admission = calls.call(targets, open_stream)
+        target, (chunks, first), _admission = calls.call(targets, open_stream)
     except UpstreamFailure as failure:
         _fail(opened)
         raise failure.problem() from None

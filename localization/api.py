@@ -2,7 +2,6 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 
 from localization import caching, selectors
-from radiant import cache
 from radiant.api import TenantAPIView
 
 
@@ -18,16 +17,12 @@ class I18nBundleOutput(serializers.Serializer):
 class BundleView(TenantAPIView):
     """A language's translations, falling back to the default language key by key."""
 
-    def cache_plan(self, request, tenant_id):
-        code = self.kwargs["language"].lower()
-        if not selectors.language_code_valid(code):
-            return None
+    def cache_plan(self, tenant_id, language):
+        code = language.lower()
+        if not selectors.language_code_valid(code):  # never a cache key
+            raise selectors.LanguageNotFound(f"No language {language!r}.")
         return caching.i18n_bundle_plan(language=code)
 
     @extend_schema(parameters=[OpenApiParameter("language", str, OpenApiParameter.PATH)], responses=I18nBundleOutput)
     def get(self, request, language):
-        code = language.lower()
-        if not selectors.language_code_valid(code):  # never a cache key
-            raise selectors.LanguageNotFound(f"No language {language!r}.")
-        plan = self.planned(request)
-        return cache.serve(request, plan, lambda: I18nBundleOutput(selectors.bundle(language=code)).data)
+        return self.serve(lambda: I18nBundleOutput(selectors.bundle(language=language.lower())).data)

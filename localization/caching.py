@@ -1,12 +1,14 @@
-"""Cache plan and invalidation of translation bundles (DESIGN.md §6; machinery: radiant/cache.py).
+"""Cache plan and invalidation of translation bundles (DESIGN.md §6; the machinery:
+radiant/cache.py, radiant/invalidation.py).
 
 Bundles are global (the same for every tenant) and depend on one token: a change to any
 translation or language replaces it, since a default-language edit changes every bundle.
 """
 
-from radiant import cache, cache_keys
+from radiant import cache, cache_keys, invalidation
+from radiant.conditional import HttpPolicy
 
-HTTP = cache.HttpPolicy(max_age=300, stale_while_revalidate=3600)
+HTTP = HttpPolicy(max_age=300, stale_while_revalidate=3600)
 
 
 def i18n_bundle_plan(*, language) -> cache.Plan:
@@ -20,4 +22,4 @@ def register() -> None:
     from localization.models import Language, Translation
 
     for model in (Language, Translation):
-        cache.invalidate_on_change(model, lambda row: (cache_keys.i18n_version(),))
+        invalidation.invalidate_on_change(model, lambda row: (cache_keys.i18n_version(),))

@@ -4,7 +4,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 
-from radiant.cache import InvalidatingQuerySet
+from radiant.invalidation import InvalidatingQuerySet
 
 # Lower-case BCP 47 style: "en", "de", "pt-br", "zh-hant".
 language_code_validator = RegexValidator(

@@ -3,9 +3,7 @@ from rest_framework import serializers
 
 from models_catalog import caching, selectors
 from models_catalog.models import AIModel
-from radiant import cache
 from radiant.api import TenantAPIView
-from radiant.inputs import query_input
 from radiant.pagination import CursorPagination, PageInput
 
 
@@ -40,39 +38,30 @@ class ModelListView(TenantAPIView):
         category = serializers.ChoiceField(choices=AIModel.Category.choices, required=False)
         status = serializers.ChoiceField(choices=AIModel.LISTED_STATUSES, required=False)
 
+    query_input = FilterInput
     pagination = CursorPagination("slug", "id")
 
-    @staticmethod
-    def _filters(query):
-        return {name: query[name] for name in ("category", "status") if name in query}
+    def filters(self) -> dict:
+        return {name: self.context.query[name] for name in ("category", "status") if name in self.context.query}
 
-    def cache_plan(self, request, tenant_id):
-        query = query_input(self.FilterInput, request)
-        page = self.pagination.cache_part(request, self.pagination.request_of(query))
-        return caching.models_list_plan(tenant_id=tenant_id, page=page, **self._filters(query))
+    def cache_plan(self, tenant_id):
+        return caching.models_list_plan(tenant_id=tenant_id, page=self.page_key(), **self.filters())
 
     @extend_schema(parameters=[FilterInput], responses=ModelListOutput)
     def get(self, request):
-        query = query_input(self.FilterInput, request)
-        plan = self.planned(request)
-        return cache.serve(request, plan, lambda: self.paginate(
-            request, selectors.model_list(**self._filters(query)),
-            lambda rows: ModelOutput(rows, many=True).data, query,
+        return self.serve(lambda: self.paginate(
+            selectors.model_list(**self.filters()), lambda rows: ModelOutput(rows, many=True).data,
         ))
 
 
 class ModelDetailView(TenantAPIView):
     """One model this tenant may use, with its metadata."""
 
-    def cache_plan(self, request, tenant_id):
-        slug = self.kwargs["slug"]
-        if not selectors.model_slug_valid(slug):
-            return None
+    def cache_plan(self, tenant_id, slug):
+        if not selectors.model_slug_valid(slug):  # never a cache key
+            raise selectors.ModelNotFound(f"No model {slug!r}.")
         return caching.models_detail_plan(tenant_id=tenant_id, slug=slug)
 
     @extend_schema(parameters=[OpenApiParameter("slug", str, OpenApiParameter.PATH)], responses=ModelDetailOutput)
     def get(self, request, slug):
-        if not selectors.model_slug_valid(slug):  # never a cache key
-            raise selectors.ModelNotFound(f"No model {slug!r}.")
-        plan = self.planned(request)
-        return cache.serve(request, plan, lambda: ModelDetailOutput(selectors.model_get(slug=slug)).data)
+        return self.serve(lambda: ModelDetailOutput(selectors.model_get(slug=slug)).data)

@@ -1,13 +1,15 @@
-"""Cache plans and invalidation of the catalog (DESIGN.md §6; the machinery: radiant/cache.py).
+"""Cache plans and invalidation of the catalog (DESIGN.md §6; the machinery:
+radiant/cache.py, radiant/invalidation.py).
 
 Every catalog entry of a tenant depends on two version tokens: the catalog's (replaced on
 any change to any model, global or private, so one O(1) write refreshes every tenant) and
 the tenant's own (replaced when it switches a model off or on).
 """
 
-from radiant import cache, cache_keys
+from radiant import cache, cache_keys, invalidation
+from radiant.conditional import HttpPolicy
 
-HTTP = cache.HttpPolicy(max_age=30, stale_while_revalidate=60)
+HTTP = HttpPolicy(max_age=30, stale_while_revalidate=60)
 
 
 def _versions(tenant_id) -> tuple[str, str]:
@@ -35,8 +37,8 @@ def models_detail_plan(*, tenant_id, slug) -> cache.Plan:
 def register() -> None:
     from models_catalog.models import AIModel, ModelOptOut
 
-    cache.invalidate_on_change(AIModel, lambda row: (cache_keys.models_version(),))
-    cache.invalidate_on_change(
+    invalidation.invalidate_on_change(AIModel, lambda row: (cache_keys.models_version(),))
+    invalidation.invalidate_on_change(
         ModelOptOut,
         lambda row: (cache_keys.models_version(row.tenant_id if row is not None else None),),
     )

@@ -7,7 +7,7 @@ from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 
-from radiant.cache import InvalidatingQuerySet
+from radiant.invalidation import InvalidatingQuerySet
 from radiant.models import TimeStamped
 from radiant.tenancy import TenantManager, TenantOrGlobalManager, TenantOwned
 

@@ -1,5 +1,5 @@
 """Writes to the catalog (operator side). Cache invalidation happens on commit, on its own:
-instance writes through signals, bulk writes through InvalidatingQuerySet (radiant/cache.py)."""
+instance writes through signals, bulk writes through InvalidatingQuerySet (radiant/invalidation.py)."""
 
 from collections.abc import Iterable
 

@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 from django.db import transaction
 from django.http import HttpResponseRedirect
 
-from radiant.cache import InvalidationUnavailable
+from radiant.invalidation import InvalidationUnavailable
 
 
 class EffectiveChangesAdmin(admin.ModelAdmin):

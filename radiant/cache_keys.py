@@ -1,25 +1,38 @@
-"""Every cache key the platform uses, built here and nowhere else (DESIGN.md §6)."""
+"""Every cache key the platform uses, built here and nowhere else (DESIGN.md §6).
+
+Redis Cluster: a multi-key command or script may only touch keys of one slot, and the
+slot of a key with ``{...}`` in it is that of the text between the braces (its hash tag).
+Every key that belongs to one tenant carries the tenant id as its hash tag
+(``models:{<tenant id>}:list``), so a tenant's rate-limit script, its auth generation, the
+last-use gate of its keys, its cached responses and their tenant-level version keys all
+live in one slot: a warm request's round trip sends one script and one MGET there, plus
+one GET of the global version its response also depends on (radiant/redis_wire.py splits
+reads by slot). Keys shared by every tenant (global versions, translation bundles) carry
+no tenant tag.
+"""
+
+import hashlib
 
 
 def auth_entry(key_hash: str) -> str:
-    """An API key's authentication row (tenant, status, limits), by the key's hash."""
+    """An API key's authentication row (tenant, status, limits), by the key's hash (read
+    alone: the tenant is what it tells)."""
     return f"auth:{key_hash}"
 
 
-def auth_touched(key_hash: str) -> str:
-    """Present while an API key's last use was recorded recently (at most one write per interval)."""
-    return f"auth:{key_hash}:touched"
+def auth_touched(tenant_id, key_hash: str) -> str:
+    """Present while an API key's last use was recorded recently (at most one write per
+    interval); in its tenant's slot, read in the request's round trip."""
+    return f"auth:{{{tenant_id}}}:touched:{key_hash}"
 
 
 def auth_generation(tenant_id) -> str:
     """The current generation of a tenant's cached auth entries; replaced on any change to
-    the tenant, its keys or its tier. Its tenant id is a Redis Cluster hash tag, like the
-    rate-limit keys', so the throttle script may check it."""
+    the tenant, its keys or its tier. In the tenant's slot, like the rate-limit keys, so the
+    rate-limit script may check it."""
     return f"auth:{{{tenant_id}}}:generation"
 
 
-# --- catalog, configuration, translations -------------------------------------
-#
 # DESIGN.md §6 names and TTLs (seconds). A payload entry holds the rendered JSON response
 # for one (tenant, resource) and the version tokens it was built under; a version key is
 # replaced on commit of any change, which makes every entry built under the old token stale
@@ -38,7 +51,7 @@ SESSION_PREFIX = "session:"
 def models_list(tenant_id, *, category=None, status=None, page="") -> str:
     """``models:{tenant_id}:list``; a filtered list is its own entry (filters are enums), and
     so is each page (``page``: a digest of the page asked for, radiant.pagination)."""
-    key = f"models:{tenant_id}:list"
+    key = f"models:{{{tenant_id}}}:list"
     if category:
         key += f":category={category}"
     if status:
@@ -50,28 +63,28 @@ def models_list(tenant_id, *, category=None, status=None, page="") -> str:
 
 def models_detail(tenant_id, slug) -> str:
     """``models:{tenant_id}:{model}`` by slug (the slug ``list`` is reserved)."""
-    return f"models:{tenant_id}:{slug}"
+    return f"models:{{{tenant_id}}}:{slug}"
 
 
 def models_version(tenant_id=None) -> str:
     """Version token of the catalog (global) or of one tenant's switched-off models."""
-    return f"version:models:{tenant_id or 'global'}"
+    return f"version:models:{{{tenant_id}}}" if tenant_id else "version:models:global"
 
 
 def config_all(tenant_id, *, page="") -> str:
     """The merged configuration of a tenant (the config key ``all`` is reserved), one entry
     per page (``page``: a digest of the page asked for, radiant.pagination)."""
-    return f"config:{tenant_id}:all" + (f":page={page}" if page else "")
+    return f"config:{{{tenant_id}}}:all" + (f":page={page}" if page else "")
 
 
 def config_item(tenant_id, key) -> str:
     """``config:{tenant_id}:{key}``: one merged entry as the tenant sees it."""
-    return f"config:{tenant_id}:{key}"
+    return f"config:{{{tenant_id}}}:{key}"
 
 
 def config_version(tenant_id=None) -> str:
     """Version token of the global entries, or of one tenant's overrides."""
-    return f"version:config:{tenant_id or 'global'}"
+    return f"version:config:{{{tenant_id}}}" if tenant_id else "version:config:global"
 
 
 def i18n_bundle(language) -> str:
@@ -85,13 +98,13 @@ def i18n_version() -> str:
 
 
 def rebuild_lock(key) -> str:
-    """Held by the one request that rebuilds ``key`` while others wait or serve stale."""
+    """Held by the one request that rebuilds ``key`` while others wait or serve stale (in
+    the entry's slot: the entry's hash tag comes first)."""
     return f"lock:{key}"
 
 
-# --- rate limits (radiant/throttling.py) -------------------------------------
-# The tenant id is a Redis Cluster hash tag (``{...}``): a tenant's bucket key and its
-# daily-quota key hash to one slot, so the one Lua script that checks both may touch both.
+# Rate limits (radiant/ratelimit/). A tenant's bucket key and its daily-quota key share its
+# hash tag with its auth generation: the one script that checks all three may touch them.
 
 RATELIMIT_DAILY_SCOPE = "daily"
 
@@ -113,15 +126,10 @@ def ratelimit_ip(ip: str) -> str:
     return f"ratelimit:ip:{ip}"
 
 
-# --- credits (billing/) ------------------------------------------------------------------
-
-
 def idempotency(tenant_id, key: str) -> str:
     """A stored response to a request with an ``Idempotency-Key`` (the database holds the
     truth; this copy makes a replay as cheap as a cached GET). The client's key is hashed:
     it may hold any printable character. Hash-tagged by tenant like the rate-limit keys."""
-    import hashlib
-
     return f"idem:{{{tenant_id}}}:{hashlib.sha256(key.encode()).hexdigest()[:40]}"
 
 

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from radiant.actors import acting_as
-from radiant.cache import InvalidationUnavailable
+from radiant.invalidation import InvalidationUnavailable
 
 
 class JsonCommand(BaseCommand):

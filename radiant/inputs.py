@@ -20,20 +20,16 @@ class StrictInput(serializers.Serializer):
 def query_input(serializer_class, request) -> dict:
     """Validate the query string with ``serializer_class``; 400 ``validation_error`` if bad.
 
-    Validated once per request and serializer (a view may need its filters before its
-    handler runs, see ``TenantAPIView.cache_plan``). An empty query string against a
-    serializer whose fields are all optional without defaults is ``{}`` without building
-    the serializer (building one deep-copies its fields on every request).
+    The tenant base class calls it once per request, for the view's ``query_input``. An
+    empty query string against a serializer whose fields are all optional without defaults
+    is ``{}`` without building the serializer (building one deep-copies its fields on every
+    request).
     """
-    memo = request.__dict__.setdefault("_radiant_query_inputs", {})
-    if serializer_class not in memo:
-        if not request.META.get("QUERY_STRING") and _all_optional(serializer_class):
-            memo[serializer_class] = {}
-        else:
-            serializer = serializer_class(data=request.query_params.dict())
-            serializer.is_valid(raise_exception=True)
-            memo[serializer_class] = serializer.validated_data
-    return memo[serializer_class]
+    if not request.META.get("QUERY_STRING") and _all_optional(serializer_class):
+        return {}
+    serializer = serializer_class(data=request.query_params.dict())
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
 
 
 _body_validators: dict[type, serializers.Serializer] = {}

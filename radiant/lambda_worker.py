@@ -27,7 +27,7 @@ import binascii
 import json
 import logging
 import socket
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from celery import states
 from celery.app.trace import trace_task
@@ -74,7 +74,8 @@ def decode_task_message(sqs_body):
         body = base64.b64decode(body)
     try:
         args, kwargs, embed = deserialize(
-            body, envelope.get("content-type"), envelope.get("content-encoding"), accept=prepare_accept_content(app.conf.accept_content)
+            body, envelope.get("content-type"), envelope.get("content-encoding"),
+            accept=prepare_accept_content(app.conf.accept_content),
         )
     except Exception as exc:  # kombu raises ContentDisallowed / DecodeError / ValueError
         raise TaskMessageError(f"body cannot be decoded: {exc}") from exc
@@ -85,7 +86,7 @@ def _moment(value):
     if not value:
         return None
     moment = datetime.fromisoformat(value)
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def run_record(record):
@@ -94,7 +95,7 @@ def run_record(record):
     task = app.tasks.get(headers["task"])
     if task is None:
         raise TaskMessageError(f"unknown task {headers['task']!r}")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     expires = _moment(headers.get("expires"))
     if expires and expires < now:
         logger.warning("task %s[%s] expired at %s; not run", task.name, headers["id"], expires.isoformat())

@@ -9,10 +9,12 @@ without a rename lookup per field, which was a third of the request line's cost.
 Importing it must not import Django (logging is configured while settings load).
 """
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pythonjsonlogger.core import merge_record_extra
 from pythonjsonlogger.orjson import OrjsonFormatter
+
+REQUEST_LOGGER = "radiant.request"
 
 
 class JsonFormatter(OrjsonFormatter):
@@ -24,5 +26,6 @@ class JsonFormatter(OrjsonFormatter):
         log_data["logger"] = record.name
         log_data["message"] = record.message
         log_data.update(message_dict)
-        merge_record_extra(record, log_data, reserved=self._skip_fields)
-        log_data["timestamp"] = datetime.fromtimestamp(record.created, tz=timezone.utc)
+        if record.name != REQUEST_LOGGER:  # a request line holds every field it has (request id included)
+            merge_record_extra(record, log_data, reserved=self._skip_fields)
+        log_data["timestamp"] = datetime.fromtimestamp(record.created, tz=UTC)

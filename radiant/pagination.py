@@ -16,10 +16,11 @@ list's ordering, so a tampered cursor, or one taken from another list, is a 400
 ``validation_error`` on ``cursor`` rather than a surprising page.
 
 Use from a view on ``radiant.api.TenantAPIView``: declare ``pagination =
-CursorPagination("-created_at", "-id")`` and return ``self.paginate(request, queryset,
-serialize)``. A list with filters validates its query with a serializer that subclasses
+CursorPagination("-created_at", "-id")`` and return ``Response(self.paginate(queryset,
+serialize))``. A list with filters declares its ``query_input`` as a subclass of
 ``PageInput``, so ``cursor`` and ``page_size`` are known fields there (``StrictInput``
-refuses unknown ones) and appear in the schema.
+refuses unknown ones) and appear in the schema; a list without filters is validated with
+``PageInput`` itself.
 """
 
 from __future__ import annotations
@@ -27,9 +28,10 @@ from __future__ import annotations
 import datetime
 import hashlib
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from django.core import signing
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -37,11 +39,12 @@ from django.db.models import Q, QuerySet
 from django.utils.http import urlencode
 from rest_framework import serializers
 
-from radiant.inputs import StrictInput, query_input
+from radiant.inputs import StrictInput
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
 MAX_CURSOR_LENGTH = 512
+PARTS_KEPT = 4096  # remembered page keys per list (they carry client input: bounded)
 
 
 class PageInput(StrictInput):
@@ -95,6 +98,7 @@ class CursorPagination:
         self.descending = tuple(name.startswith("-") for name in ordering)
         self.default_size = default_size
         self._salt = "radiant.pagination:" + ",".join(self.ordering)
+        self._parts: dict[tuple, str] = {}
 
     # --- cursors --------------------------------------------------------------------------
 
@@ -118,10 +122,6 @@ class CursorPagination:
             size=query.get("page_size") or self.default_size,
             cursor=cursor,
         )
-
-    def page_request(self, request, query: dict | None = None) -> PageRequest:
-        """The page ``request`` asks for; ``query``: its validated filters, if the list has any."""
-        return self.request_of(query if query is not None else query_input(PageInput, request))
 
     # --- reading --------------------------------------------------------------------------
 
@@ -168,7 +168,23 @@ class CursorPagination:
 
     def cache_part(self, request, page_request: PageRequest) -> str:
         """What a cached page's key must add to the list's key: the page asked for and the
-        base URL its ``next`` link is built on (a digest: the cursor is client input)."""
+        base URL its ``next`` link is built on (a digest: the cursor is client input).
+
+        A pure function of what the request says about its URL, so each process remembers
+        it (bounded): nearly every request of a list asks for the same few pages."""
+        meta = request.META
+        memo_key = (
+            meta.get("wsgi.url_scheme"), meta.get("HTTP_X_FORWARDED_PROTO"), meta.get("HTTP_HOST"),
+            meta.get("SERVER_NAME"), meta.get("SERVER_PORT"), request.path, meta.get("QUERY_STRING", ""),
+        )
+        part = self._parts.get(memo_key)
+        if part is None:
+            if len(self._parts) >= PARTS_KEPT:
+                self._parts.clear()
+            part = self._parts[memo_key] = self._cache_part(request, page_request)
+        return part
+
+    def _cache_part(self, request, page_request: PageRequest) -> str:
         digest = hashlib.blake2b(digest_size=12)
         for part in (request.build_absolute_uri(request.path), page_request.cursor, str(page_request.size),
                      *sorted(f"{k}={v}" for k, v in request.GET.items() if k not in ("cursor", "page_size"))):
@@ -184,8 +200,8 @@ def _attribute(row, field: str):
 
 
 def paginate(request, pagination: CursorPagination, queryset: QuerySet, serialize: Callable[[list], Iterable[Any]],
-             query: dict | None = None) -> dict:
-    """The list envelope for the page of ``queryset`` that ``request`` asks for;
+             page_request: PageRequest) -> dict:
+    """The list envelope for the page of ``queryset`` that ``page_request`` asks for;
     ``serialize`` turns the page's rows into the ``results`` list."""
-    page = pagination.page(queryset, pagination.page_request(request, query))
+    page = pagination.page(queryset, page_request)
     return pagination.envelope(request, page, list(serialize(page.items)))

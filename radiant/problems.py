@@ -13,7 +13,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from radiant import tenancy
-from radiant.cache import InvalidationUnavailable
+from radiant.invalidation import InvalidationUnavailable
 from radiant.request_context import current_request_id
 
 logger = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ class PayloadTooLarge(Problem):
     title = "Request body too large"
 
 
-# --- rate limits (radiant/throttling.py) -------------------------------------
+# --- rate limits (radiant/ratelimit/) -----------------------------------------
 
 
 class RateLimited(Problem):
@@ -244,11 +244,9 @@ def exception_handler(exc, context):
             headers["WWW-Authenticate"] = exc.auth_header
         if getattr(exc, "wait", None) is not None:
             headers["Retry-After"] = str(int(exc.wait))
-        for cls, code, title in _DRF_CODES:
-            if isinstance(exc, cls):
-                break
-        else:
-            code, title = exc.default_code, "Error"
+        code, title = next(
+            ((code, title) for cls, code, title in _DRF_CODES if isinstance(exc, cls)), (exc.default_code, "Error")
+        )
         extra = {}
         if isinstance(exc, exceptions.ValidationError):
             extra["errors"] = _flatten_errors(exc.detail)

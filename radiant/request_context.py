@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
-import uuid
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -41,7 +41,7 @@ def is_sane(value) -> bool:
 
 
 def new_request_id() -> str:
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()  # 128 random bits, as uuid4's hex, without building a UUID
 
 
 def current() -> RequestContext | None:

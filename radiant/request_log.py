@@ -49,7 +49,8 @@ from django.db import connections
 from django.db.backends.signals import connection_created
 from django.dispatch import receiver
 
-from radiant import metrics, throttling
+from radiant import metrics
+from radiant.client_ip import client_ip
 from radiant.request_context import current_request_id
 
 logger = logging.getLogger("radiant.request")
@@ -73,15 +74,6 @@ def route_template(request) -> str:
     return label
 
 
-def throttle_outcome(request, stats) -> str | None:
-    decision = throttling.request_decision(request)
-    if decision is None:
-        return "fail_open" if stats.fail_open else None
-    if decision.allowed:
-        return "allowed"
-    return "daily_quota_exceeded" if decision.reason == throttling.QUOTA_SPENT else "rate_limited"
-
-
 class RequestLogMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
@@ -102,9 +94,10 @@ class RequestLogMiddleware:
         seconds = time.perf_counter() - started
         route = route_template(request)
         status = response.status_code
-        principal = getattr(request.__dict__.get("auth"), "principal", None)  # set by API-key authentication
-        throttle = throttle_outcome(request, stats)
-        throttle_scope = None if throttle is None else ("tenant" if principal is not None else "ip")
+        principal = stats.principal
+        throttle, throttle_scope = stats.throttle, stats.throttle_scope
+        if throttle is None and stats.fail_open:
+            throttle, throttle_scope = "fail_open", "tenant" if principal is not None else "ip"
         tier = principal.tier if principal is not None else "none"
         rid = current_request_id()
         if self.log:
@@ -121,7 +114,7 @@ class RequestLogMiddleware:
                 "cache_misses": stats.cache_misses,
             }
             if principal is not None:
-                line["tenant"] = str(principal.tenant_id)
+                line["tenant"] = principal.tenant
                 line["tenant_slug"] = principal.slug
                 line["tier"] = tier
                 line["key_prefix"] = principal.key_prefix
@@ -129,7 +122,7 @@ class RequestLogMiddleware:
                 line["throttle"] = throttle
                 line["throttle_scope"] = throttle_scope
                 if principal is None:
-                    line["client_ip"] = throttling.client_ip(request)
+                    line["client_ip"] = client_ip(request)
             if stats.redis_errors:
                 line["redis_errors"] = stats.redis_errors
             if stats.charged is not None:

@@ -3,8 +3,10 @@
 The views document their own success responses and parameters; what every tenant endpoint
 shares is added here, once, so the schema tells the whole truth about each operation: the
 problem responses it can give (one ``Problem`` schema, ``application/problem+json``), the
-headers (``X-Request-ID`` on every response, rate-limit headers, ``Retry-After``, ``ETag``
-and ``304`` for the cached reads), and operation ids in one style, ``<resource>_<action>``.
+headers (``X-Request-ID`` on every response, rate-limit headers, ``Retry-After``, and on
+every GET ``ETag``, ``Cache-Control``, ``If-None-Match`` and ``304``: the tenant base class
+answers every GET conditionally, cached or not, radiant/conditional.py), and operation ids in
+one style, ``<resource>_<action>``.
 """
 
 import json
@@ -66,8 +68,6 @@ PROBLEMS = {
     "503": "service_unavailable: a dependency is down; retry later.",
 }
 
-# Reads answered from the response cache (radiant/cache.py): ETag, Cache-Control, 304.
-CACHED = {"models_list", "models_get", "config_list", "config_get", "i18n_get"}
 ACTIONS = {"put": "set", "delete": "clear", "post": "create", "patch": "update"}
 
 
@@ -104,7 +104,7 @@ def postprocess(result, generator, request, public):
 
     for path, operations in result.get("paths", {}).items():
         for method, operation in operations.items():
-            operation["operationId"] = operation_id = _operation_id(path, method, operation, schemas)
+            operation["operationId"] = _operation_id(path, method, operation, schemas)
             responses = operation.setdefault("responses", {})
             has_query = any(p.get("in") == "query" for p in operation.get("parameters", []))
             has_path = "{" in path
@@ -134,7 +134,7 @@ def postprocess(result, generator, request, public):
                 if code[0] in "23" or code in ("403", "429"):
                     for name in ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"):
                         headers[name] = _header(name)
-            if operation_id in CACHED:
+            if method == "get":  # every GET: radiant/conditional.py
                 ok = responses["200"]
                 ok["headers"]["ETag"] = _header("ETag", True)
                 ok["headers"]["Cache-Control"] = _header("Cache-Control", True)

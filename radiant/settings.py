@@ -5,11 +5,14 @@ Three ways to run (DESIGN.md §3):
 - services: DATABASE_URL=postgres://..., REDIS_URL=redis://... ;
 - Lambda: the services mode inside Zappa's handler, configured from the environment.
 
-Nothing here does I/O: importing settings must stay cheap for Lambda cold starts.
+Nothing here does I/O: importing settings must stay cheap for Lambda cold starts. One
+module on purpose (over 400 lines): every setting is declared once, here, next to why it
+has the value it has.
 """
 
 import hashlib
 import hmac
+import logging
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -73,16 +76,26 @@ INSTALLED_APPS = [
     "localization",
     "axes",
     "audit",
+    "demo",
 ]
 
+# Outermost first. Why each sits where it does:
+# - the Lambda client-address middleware first, so everything after it sees the address
+#   API Gateway saw (radiant/lambda_gateway.py);
+# - PrivateResponsesMiddleware sees every response last (radiant/shared_caches.py says why);
+# - every response, whatever answers it, carries X-Request-ID;
+# - the request log and metrics wrap everything else, inside the request id's scope;
+# - ApiLane, right after SecurityMiddleware: /api/v1/ requests skip the browser-only
+#   middleware that follows (radiant/middleware.py says why);
+# - ActorMiddleware last: who is acting, for the audit log (radiant/actors.py).
 MIDDLEWARE = [
-    # Outermost of ours (only the Lambda client-address middleware goes in front, below):
-    # it sees every response last (radiant/shared_caches.py says why) ...
+    "radiant.lambda_gateway.ApiGatewayClientIpMiddleware",
     "radiant.shared_caches.PrivateResponsesMiddleware",
-    # ... and every response, whatever answers it, carries X-Request-ID.
     "radiant.request_context.RequestIdMiddleware",
+    "radiant.request_log.RequestLogMiddleware",
     "radiant.urls.ApiNotFoundMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "radiant.middleware.ApiLane",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -91,6 +104,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
+    "radiant.actors.ActorMiddleware",
 ]
 
 # Admin sign-in is limited against guessing (django-axes): after AXES_FAILURE_LIMIT wrong
@@ -106,7 +120,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("ADMIN_LOGIN_LOCKOUT_MINUTES", 15)
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 # The address as the rate limiter sees it: the trusted proxy hop, or API Gateway's sourceIp.
-AXES_CLIENT_IP_CALLABLE = "radiant.throttling.client_ip_address"
+AXES_CLIENT_IP_CALLABLE = "radiant.client_ip.client_ip_address"
 
 ROOT_URLCONF = "radiant.urls"
 WSGI_APPLICATION = "radiant.wsgi.application"
@@ -134,12 +148,15 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 STATIC_URL = env("STATIC_URL", "/static/")
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Zappa's handler turns API Gateway events into WSGI requests. For requests to the
+# execute-api host it sets SCRIPT_NAME to "/<stage>" (behind a custom domain, to ""), and
+# Django builds every URL from it; these storages add it to static URLs too, so admin links
+# and CSS work under /dev/... as well as at the root of a custom domain (docs/DEPLOY.md).
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
-        "BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"
-        if not DEBUG
-        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        "BACKEND": "radiant.staticfiles.StaticFilesStorage" if DEBUG
+        else "radiant.staticfiles.CompressedStaticFilesStorage"
     },
 }
 WHITENOISE_USE_FINDERS = DEBUG
@@ -235,6 +252,9 @@ API_KEY_CHECK_SECRET = hmac.new(
 # --- cache, sessions, Celery --------------------------------------------------------
 
 REDIS_URL = env("REDIS_URL")
+# ElastiCache in cluster mode (DESIGN.md §3): REDIS_URL names one node (the configuration
+# endpoint) and the client discovers the rest (radiant/redis_cluster.py).
+REDIS_CLUSTER = env_bool("REDIS_CLUSTER")
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -242,7 +262,8 @@ if REDIS_URL:
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env("CACHE_KEY_PREFIX", ""),
             "OPTIONS": {
-                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                "CLIENT_CLASS": "radiant.redis_cluster.ClusterClient" if REDIS_CLUSTER
+                else "django_redis.client.DefaultClient",
                 "SOCKET_CONNECT_TIMEOUT": float(env("REDIS_CONNECT_TIMEOUT", "0.5")),
                 "SOCKET_TIMEOUT": float(env("REDIS_TIMEOUT", "0.5")),
             },
@@ -250,17 +271,20 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# django-redis's default, spelled out: it looks the setting up at the end of every request,
+# and a missing setting costs an exception each time.
+DJANGO_REDIS_CLOSE_CONNECTION = False
 
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# Sessions: with Redis they live in the cache only, as "session:<session key>" with a 24 h
+# TTL (DESIGN.md §6); the embedded default keeps cached_db, so admin logins survive a
+# restart that empties the local-memory cache.
+SESSION_ENGINE = "radiant.sessions" if REDIS_URL else "django.contrib.sessions.backends.cached_db"
 SESSION_COOKIE_AGE = 24 * 60 * 60
 
-# Sessions: with Redis they live in the cache only, as "session:<session key>"
-# with a 24 h TTL (DESIGN.md §6); the embedded default keeps cached_db, so admin logins
-# survive a restart that empties the local-memory cache.
-if REDIS_URL:
-    SESSION_ENGINE = "radiant.sessions"
-
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", REDIS_URL or "memory://")
+# Celery's broker: CELERY_BROKER_URL, else the cache's Redis when it is a single node. A
+# Redis Cluster cannot be a broker (kombu speaks to one node), so with REDIS_CLUSTER the
+# broker is SQS on AWS or a Redis of its own elsewhere; without one, tasks run in-process.
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", (REDIS_URL if REDIS_URL and not REDIS_CLUSTER else None) or "memory://")
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=CELERY_BROKER_URL == "memory://")
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_SERIALIZER = "json"
@@ -294,10 +318,14 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # --- API ------------------------------------------------------------------------------
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["radiant.auth.ApiKeyAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["radiant.auth.IsTenant"],
+    # The tenant base class (radiant/api.py) takes its authenticator from here: API keys are
+    # the tenants app's (tenants/auth.py), and radiant/ imports no app.
+    "DEFAULT_AUTHENTICATION_CLASSES": ["tenants.auth.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["radiant.parsers.JSONParser"],
+    # Answers the common Accept headers without parsing them (radiant/negotiation.py).
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "radiant.negotiation.ContentNegotiation",
     "EXCEPTION_HANDLER": "radiant.problems.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
@@ -310,7 +338,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_AUTHENTICATION": [],
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
-    "PREPROCESSING_HOOKS": ["radiant.openapi.preprocess"],
+    "PREPROCESSING_HOOKS": ["tenants.openapi.preprocess"],  # loads the API key scheme
     # Pinned Swagger UI from drf-spectacular-sidecar, never a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -323,7 +351,7 @@ SPECTACULAR_SETTINGS = {
 # How often an API key's last_used_at is written (seconds); reads never wait for it.
 API_KEY_TOUCH_INTERVAL = env_int("API_KEY_TOUCH_INTERVAL", 60)
 
-# --- rate limits (radiant/throttling.py) ----------------------------------------
+# --- rate limits (radiant/ratelimit/) ----------------------------------------------
 # Tenants: token bucket + daily quota from their tier or overrides (DESIGN.md §5).
 RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", default=True)
 # Redis unreachable: admit unchecked (logged, counted) or answer 503 service_unavailable.
@@ -368,9 +396,10 @@ GATEWAY_RETRY_BASE = float(env("GATEWAY_RETRY_BASE", "0.25"))
 GATEWAY_RETRY_MAX_WAIT = float(env("GATEWAY_RETRY_MAX_WAIT", "4"))
 # Monthly audit_logs partitions kept ready ahead of the current month (PostgreSQL).
 AUDIT_PARTITIONS_AHEAD = env_int("AUDIT_PARTITIONS_AHEAD", 3)
-# Who is acting (radiant/actors.py): the request behind each audit record.
-MIDDLEWARE.append("radiant.actors.ActorMiddleware")
 
+# No formatter here writes a record's thread or process names: not looking them up saves a
+# little of every log line's cost (one per request: docs/PERFORMANCE.md).
+logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
 
 LOGGING = {
     "version": 1,
@@ -397,19 +426,8 @@ LOGGING = {
         "httpcore": {"level": "WARNING"},
     },
 }
-# --- Lambda / API Gateway (docs/DEPLOY.md) -----------------------------------
-#
-# Zappa's handler turns API Gateway events into WSGI requests. For requests to the
-# execute-api host it sets SCRIPT_NAME to "/<stage>" (behind a custom domain, to ""), and
-# Django builds every URL from it; the static storages below add it to static URLs too, so
-# admin links and CSS work under /dev/... as well as at the root of a custom domain.
-# The client address is the one API Gateway saw (requestContext.identity.sourceIp), not the
-# client-supplied X-Forwarded-For entry that Zappa puts in REMOTE_ADDR.
-MIDDLEWARE.insert(0, "radiant.lambda_gateway.ApiGatewayClientIpMiddleware")
-STORAGES["staticfiles"]["BACKEND"] = (
-    "radiant.staticfiles.StaticFilesStorage" if DEBUG
-    else "radiant.staticfiles.CompressedStaticFilesStorage"
-)
+
+# --- HTTPS (docs/DEPLOY.md) ---------------------------------------------------------
 # Deployed stages serve HTTPS only (API Gateway); cookies never travel in clear.
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=PRODUCTION)
 if PRODUCTION:
@@ -422,19 +440,6 @@ if PRODUCTION:
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 60 * 60)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=True)
-# Periodic jobs (radiant/jobs.py): revoked or expired API keys are kept this many days
+# Periodic jobs (tenants/jobs.py): revoked or expired API keys are kept this many days
 # (tenants still see them in their key list), then deleted.
 API_KEY_RETENTION_DAYS = env_int("API_KEY_RETENTION_DAYS", 90)
-
-# --- the hot read path (docs/PERFORMANCE.md) ----------------------------------
-# /api/v1/ requests skip the browser-only middleware (radiant/middleware.py says why), and
-# DRF's content negotiation answers the common Accept headers without parsing them.
-MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "radiant.middleware.ApiLane")
-REST_FRAMEWORK["DEFAULT_CONTENT_NEGOTIATION_CLASS"] = "radiant.negotiation.ContentNegotiation"
-# django-redis's default, spelled out: it looks the setting up on every request's end, and a
-# missing setting costs an exception each time.
-DJANGO_REDIS_CLOSE_CONNECTION = False
-
-# The request log and metrics (see "logging and metrics" above) wrap everything but the
-# Lambda client-address middleware and the request id (whose scope the log line is in).
-MIDDLEWARE.insert(MIDDLEWARE.index("radiant.request_context.RequestIdMiddleware") + 1, "radiant.request_log.RequestLogMiddleware")

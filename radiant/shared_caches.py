@@ -30,7 +30,10 @@ class PrivateResponsesMiddleware:
         path = request.path_info  # without API Gateway's stage prefix
         if path.startswith(self.static_prefix):
             return response
-        if path.startswith("/admin/") or not response.has_header("Cache-Control"):
+        cache_control = response.headers.get("Cache-Control")
+        if cache_control is not None and cache_control.startswith("private, max-age=") and not path.startswith("/admin/"):
+            return response  # the API's conditional GETs (radiant/conditional.py): private already
+        if path.startswith("/admin/") or cache_control is None:
             patch_cache_control(response, private=True, no_store=True)
         else:
             patch_cache_control(response, private=True)

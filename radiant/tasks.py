@@ -10,7 +10,7 @@ from celery import shared_task
 
 from radiant import metrics, tenancy
 from radiant.actors import acting_as
-from radiant.celery import app as _celery_app  # noqa: F401  tasks bind to the project's app
+from radiant.celery import app as _celery_app
 
 
 def tenant_task(*task_args, **task_options):
@@ -41,15 +41,18 @@ def tenant_task(*task_args, **task_options):
     return decorator
 
 
-# --- work queued after commit ----------------------------------------------------------
+# --- work queued after commit, or done here when the broker is down --------------------
 #
+# The one way to hand work to a worker from code that may run in a request:
 # ``enqueue_on_commit(task, **kwargs)`` sends a task once the current transaction commits
-# (nothing for work that rolls back). Work that must not be lost (audit records) cannot
-# wait for a broker that is down: the publish is tried once, without Celery's retries
-# (which would hold the request for seconds), with a connect timeout of
-# CELERY_BROKER_TRANSPORT_OPTIONS["socket_connect_timeout"], and if it fails the task runs
-# right here instead. After a failure the broker is skipped for BROKER_BACKOFF seconds, so
-# while it stays down each request pays for one direct write, not for a connect attempt.
+# (nothing for work that rolls back), ``send_or_run(task, kwargs)`` sends it now. Work that
+# must not be lost (audit records) cannot wait for a broker that is down, and work on the
+# request path (an API key's last use) must not wait for one: the publish is tried once,
+# without Celery's retries (which would hold the request for seconds), with a connect
+# timeout of CELERY_BROKER_TRANSPORT_OPTIONS["socket_connect_timeout"], and if it fails the
+# task runs right here instead. After a failure the broker is skipped for BROKER_BACKOFF
+# seconds, so while it stays down each request pays for the work itself, not for a connect
+# attempt too.
 
 logger = logging.getLogger("radiant.tasks")
 
@@ -62,8 +65,12 @@ def _broker_skipped() -> bool:
     return getattr(_broker, "down_until", 0.0) > time.monotonic()
 
 
-def send_or_run(task, kwargs: dict) -> bool:
-    """Publish ``task`` now; run it in-process if the broker cannot take it. True if sent."""
+def send_or_run(task, kwargs: dict, *, count_fallback: str | None = None) -> bool:
+    """Publish ``task`` now; run it in-process if the broker cannot take it. True if sent.
+
+    ``count_fallback``: the name of the ``radiant.metrics`` function that counts this task
+    running in-process (``"audit_fallback"``: an operator is alerted on audit writes that
+    missed the broker)."""
     if not _celery_app.conf.task_always_eager and not _broker_skipped():
         try:
             # The message's kwargs repr names the arguments only: Celery's own repr of the
@@ -75,14 +82,14 @@ def send_or_run(task, kwargs: dict) -> bool:
             logger.warning("broker unavailable (%s); running %s directly", type(exc).__name__, task.name)
     if not _celery_app.conf.task_always_eager:
         _fallbacks["count"] += 1
-        # What this seam carries is records that must not be lost (the audit log's).
-        metrics.audit_fallback()
+        if count_fallback is not None:
+            getattr(metrics, count_fallback)()
     task(**kwargs)
     return False
 
 
 def fallback_count() -> int:
-    """How many tasks ran in-process because the broker was unreachable (metrics)."""
+    """How many tasks ran in-process because the broker was unreachable."""
     return _fallbacks["count"]
 
 
@@ -91,7 +98,7 @@ def broker_reset() -> None:
     _broker.down_until = 0.0
 
 
-def enqueue_on_commit(task, **kwargs) -> None:
+def enqueue_on_commit(task, *, count_fallback: str | None = None, **kwargs) -> None:
     """``send_or_run(task, kwargs)`` once the current transaction (on the alias the
     current code writes to) commits; immediately when no transaction is open."""
-    tenancy.on_commit(lambda: send_or_run(task, kwargs))
+    tenancy.on_commit(lambda: send_or_run(task, kwargs, count_fallback=count_fallback))

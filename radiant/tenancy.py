@@ -314,11 +314,11 @@ class TenantOwned(models.Model):
 
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
 
-    objects = TenantManager()
-    all_tenants = models.Manager()
-
     # What the web role may do with the table (see radiant/db_roles.py).
     web_privileges = "SELECT, INSERT, UPDATE, DELETE"
+
+    objects = TenantManager()
+    all_tenants = models.Manager()
 
     class Meta:
         abstract = True

@@ -1,10 +1,9 @@
-from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from radiant.api import TenantAPIView
+from radiant.conditional import HttpPolicy
 from radiant.pagination import CursorPagination, PageInput
 from tenants import selectors
 
@@ -26,19 +25,19 @@ class TenantView(TenantAPIView):
         tier = serializers.CharField()
         limits = LimitsOutput()
 
+    http = HttpPolicy(max_age=10, stale_while_revalidate=30)
+
     @extend_schema(responses=OutputSerializer)
     def get(self, request):
-        # What OutputSerializer renders (it documents the schema), built and rendered
-        # directly: this endpoint is on every client's hot path, and the nested
-        # serializer and DRF's response rendering cost more than everything else it does.
-        # JSON is the API's only renderer; content negotiation has already refused others.
+        # What OutputSerializer renders (it documents the schema), built directly: this
+        # endpoint is on every client's hot path, and the nested serializer costs more than
+        # everything else it does.
         tenant, limits = self.tenant, self.tenant.limits
-        body = {
+        return Response({
             "id": str(tenant.tenant_id), "slug": tenant.slug, "name": tenant.name, "status": tenant.status,
             "tier": tenant.tier,
             "limits": {"rps": limits.rps, "burst": limits.burst, "daily_quota": limits.daily_quota},
-        }
-        return HttpResponse(JSONRenderer().render(body), content_type=JSONRenderer.media_type)
+        })
 
 
 class ApiKeyOutput(serializers.Serializer):
@@ -62,9 +61,7 @@ class ApiKeyListView(TenantAPIView):
 
     @extend_schema(parameters=[PageInput], responses=ApiKeyPage)
     def get(self, request):
-        return Response(self.paginate(
-            request, selectors.api_key_list(), lambda keys: ApiKeyOutput(keys, many=True).data
-        ))
+        return Response(self.paginate(selectors.api_key_list(), lambda keys: ApiKeyOutput(keys, many=True).data))
 
 
 class ApiKeyDetailView(TenantAPIView):

@@ -1,15 +1,15 @@
-"""Cache invalidation for authentication (radiant/cache.py does the bookkeeping).
+"""Cache invalidation for authentication (radiant/invalidation.py does the bookkeeping).
 
 Any committed change to a tier, a tenant or an API key (admin, services, commands, bulk
 ``update()``, deletes) replaces the auth generation of every tenant it concerns, so the
-next request re-reads limits, status, revocation and expiry (tenants/selectors.py). A
+next request re-reads limits, status, revocation and expiry (tenants/auth.py). A
 tenant's generation is its own key (the throttle script checks it in the
 request's one round trip), so a tier edit replaces those of the tier's tenants, and a bulk
 change whose rows are unknown those of every tenant: rare operator actions, one write to
 Redis either way. Last-use timestamps are written with ``update_untracked``.
 """
 
-from radiant import cache, cache_keys
+from radiant import cache_keys, invalidation
 
 
 def _generations(tenant_ids):
@@ -55,7 +55,7 @@ def register() -> None:
     # First, so that the strict check before a save knows a moved key's previous tenant too.
     pre_save.connect(_note_previous_tenant, sender=ApiKey, dispatch_uid="radiant.auth.previous_tenant")
     # Strict: a revocation, a suspension or a limit change that reports success is in force
-    # on every later request, whatever Redis did meanwhile (radiant/cache.py says how).
-    cache.invalidate_on_change(Tier, _tier_changed, strict=True)
-    cache.invalidate_on_change(Tenant, _tenant_changed, strict=True)
-    cache.invalidate_on_change(ApiKey, _key_changed, strict=True)
+    # on every later request, whatever Redis did meanwhile (radiant/invalidation.py says how).
+    invalidation.invalidate_on_change(Tier, _tier_changed, strict=True)
+    invalidation.invalidate_on_change(Tenant, _tenant_changed, strict=True)
+    invalidation.invalidate_on_change(ApiKey, _key_changed, strict=True)

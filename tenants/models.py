@@ -6,10 +6,9 @@ from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import F, Q
 
-from radiant.cache import InvalidatingQuerySet
+from radiant.invalidation import InvalidatingQuerySet
 from radiant.models import TimeStamped
 from radiant.tenancy import TenantManager, TenantOwned
-
 
 # Upper bounds of the limits, the same for every database (the columns themselves would
 # allow 2**31 - 1 on PostgreSQL and anything on SQLite): far above any real tier, and low

@@ -5,15 +5,12 @@ import re
 import secrets
 import string
 
-from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from radiant import cache_keys
+from tenants.auth import KEY_SCHEME, api_key_check, api_key_hash
 from tenants.models import MAX_BURST, MAX_DAILY_QUOTA, MAX_RPS, ApiKey, Tenant, Tier
-from tenants.selectors import KEY_SCHEME, api_key_check, api_key_hash
 
 logger = logging.getLogger(__name__)
 
@@ -131,28 +128,6 @@ def api_key_revoke(*, prefix: str) -> ApiKey:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at", "updated_at"])
     return key
-
-
-def api_key_touch(*, tenant_id, key_id: int, key_hash: str) -> None:
-    """Record that a key was used; called when the auth cache says it is due.
-
-    The gate is set first, so other requests skip it for API_KEY_TOUCH_INTERVAL. The write
-    goes to a Celery task, off the request path; if the broker cannot take it, it is done
-    here, in the caller's tenant scope.
-    """
-    from tenants.tasks import api_key_mark_used
-
-    try:
-        cache.set(cache_keys.auth_touched(key_hash), 1, settings.API_KEY_TOUCH_INTERVAL)
-    except Exception:  # the cache being down must not fail the request, nor write every time
-        logger.warning("cache unavailable; skipping last_used_at update")
-        return
-    kwargs = {"tenant_id": str(tenant_id), "key_id": key_id, "at": timezone.now().isoformat()}
-    try:
-        api_key_mark_used.apply_async(kwargs=kwargs, retry=False)
-    except Exception:
-        logger.warning("broker unavailable; recording API key use directly")
-        api_key_mark_used(**kwargs)
 
 
 @transaction.atomic

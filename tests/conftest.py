@@ -6,8 +6,11 @@ RADIANT_REQUIRE_SERVICES=1 (CI), so CI can never pass by skipping them.
 """
 
 import contextlib
+import logging
 import os
+import re
 import shutil
+import threading
 import uuid
 
 import pytest
@@ -49,9 +52,9 @@ def _fresh_cache():
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits():
     """The in-process limiter (embedded default) starts empty, as Redis does after clear()."""
-    from radiant import throttling
+    from radiant.ratelimit import backends
 
-    throttling.local_reset()
+    backends.local_reset()
     yield
 
 
@@ -162,12 +165,13 @@ def not_near_midnight():
 
 @pytest.fixture
 def private_redis(settings):
-    """The default cache on a redis-server this test may restart."""
-    from tests.private_redis import PrivateRedis
+    """The default cache on a redis-server of this test's own, which it may stall, restart,
+    stop or drop the clients of (tests/redis_servers.py)."""
+    from tests.redis_servers import PrivateRedis
 
     server = PrivateRedis()
     server.start()
-    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": f"redis://127.0.0.1:{server.port}/0"}}
+    settings.CACHES = server.caches
     try:
         yield server
     finally:
@@ -179,10 +183,6 @@ def private_redis(settings):
 # Every log record the run creates (any logger, any thread) is formatted as the project
 # writes it and scanned for every API key the run created, the secret key, and anything
 # shaped like an API key. The verdict is test_log_secrets.py, which runs last.
-
-import logging
-import re
-import threading
 
 KEY_SHAPE = re.compile(r"rad_[A-Za-z0-9]{8}_[A-Za-z0-9_-]{32,}")
 
@@ -290,3 +290,73 @@ def own_tenant_alias(settings, kind, *, pool_size=1):
         if kind == "pool":
             connection.close_pool()
         del connections[alias]
+
+
+# --- reference data: catalog, configuration, translations ------------------------------
+
+
+@pytest.fixture
+def catalog(tiers):
+    """A small global catalog: two listed chat models, an embedding one, one of each hidden kind."""
+    from decimal import Decimal
+
+    from tests.helpers import make_model
+
+    return {
+        "gpt-4o": make_model("gpt-4o"),
+        "claude-3.5-sonnet": make_model(
+            "claude-3.5-sonnet", provider="anthropic", input_cost_per_1k=Decimal("0.003"),
+            output_cost_per_1k=Decimal("0.015"), context_window=200_000,
+        ),
+        "embed-v3": make_model("embed-v3", provider="cohere", category="embedding", output_cost_per_1k=Decimal("0")),
+        "old-model": make_model("old-model", status="deprecated"),
+        "retired": make_model("retired", status="disabled"),
+        "switched-off": make_model("switched-off", is_enabled=False),
+    }
+
+
+@pytest.fixture
+def config_entries(tiers):
+    from configuration.models import ConfigEntry
+
+    def entry(key, value_type, value, overridable=True, **constraints):
+        return ConfigEntry.objects.create(
+            key=key, value_type=value_type, value=value, is_overridable=overridable,
+            description=f"{key} setting", **constraints,
+        )
+
+    return {
+        "ui.theme": entry("ui.theme", "string", "system", choices=["light", "dark", "system"]),
+        "chat.default_model": entry("chat.default_model", "string", "gpt-4o", max_length=100),
+        "chat.max_tokens": entry("chat.max_tokens", "integer", 4096, min_value=1, max_value=32768),
+        "chat.temperature": entry("chat.temperature", "number", 0.7, min_value=0, max_value=2),
+        "features.streaming": entry("features.streaming", "boolean", True),
+        "webhooks.retry": entry(
+            "webhooks.retry", "json", {"attempts": 3},
+            json_schema={
+                "type": "object", "properties": {"attempts": {"type": "integer", "minimum": 0}},
+                "required": ["attempts"], "additionalProperties": False,
+            },
+        ),
+        "moderation.enabled": entry("moderation.enabled", "boolean", True, overridable=False),
+    }
+
+
+@pytest.fixture
+def languages(tiers):
+    from localization.models import Language, Translation
+
+    en = Language.objects.create(code="en", name="English", is_default=True)
+    de = Language.objects.create(code="de", name="Deutsch")
+    for key, text in {"common.save": "Save", "common.cancel": "Cancel", "models.title": "Models"}.items():
+        Translation.objects.create(language=en, key=key, text=text)
+    for key, text in {"common.save": "Speichern", "models.title": "Modelle"}.items():
+        Translation.objects.create(language=de, key=key, text=text)
+    return {"en": en, "de": de}
+
+
+@pytest.fixture
+def superuser_client(client, django_user_model):
+    user = django_user_model.objects.create_superuser("operator", "op@example.com", "pw-operator-1")
+    client.force_login(user)
+    return client

@@ -24,7 +24,10 @@ from bench.harness import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance"
+CHECKS = ",".join([
+    "not_a_server_error", "status_code_conformance", "content_type_conformance", "response_headers_conformance",
+    "response_schema_conformance",
+])
 
 
 def manage(*args, env):
@@ -34,9 +37,10 @@ def manage(*args, env):
 
 def ensure_database(url: str) -> None:
     """Create the database of ``url`` if it does not exist yet (a fresh CI machine)."""
+    from urllib.parse import urlsplit, urlunsplit
+
     import psycopg
     from psycopg import sql
-    from urllib.parse import urlsplit, urlunsplit
 
     parts = urlsplit(url)
     name = parts.path.lstrip("/")

@@ -2,7 +2,6 @@
 written directly when the broker is unreachable, and never for rolled-back work."""
 
 import json
-import time
 from datetime import date, timedelta
 from decimal import Decimal
 from io import StringIO
@@ -21,17 +20,9 @@ from radiant.celery import app as celery_app
 from radiant.tenancy import tenant_scope
 from tenants.models import Tenant
 from tests.billing.conftest import CALL, fund
+from tests.helpers import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
-
-
-def wait_for(predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 def logged(action, **filters):
@@ -91,7 +82,8 @@ def exercise_every_path(tenant, api_client_for, operator, priced_model, *, worke
 def expect_every_path(tenant, client_prefix, tx_id):
     assert wait_for(lambda: logged("credits.usage", object_id=tx_id).exists())
     usage = logged("credits.usage", object_id=tx_id).get()
-    assert (usage.actor_type, usage.actor, usage.tenant_id, usage.request_id) == ("api_key", client_prefix, tenant.id, "req-audit-1")
+    who = (usage.actor_type, usage.actor, usage.tenant_id, usage.request_id)
+    assert who == ("api_key", client_prefix, tenant.id, "req-audit-1")
     assert usage.changes == {"balance": ["5.000000000", "4.992500000"]}
     assert wait_for(lambda: logged("tier.update", changes__burst=[200, 201]).exists())
     admin_edit = logged("tier.update", changes__burst=[200, 201]).get()
@@ -119,7 +111,9 @@ def tenant_keys(tenant):
 
 @pytest.mark.postgres
 @pytest.mark.redis
-def test_with_the_broker_unreachable_every_record_is_written_directly(broker_unreachable, tenant, api_client_for, operator, priced_model):
+def test_with_the_broker_unreachable_every_record_is_written_directly(
+    broker_unreachable, tenant, api_client_for, operator, priced_model
+):
     before = radiant_tasks.fallback_count()
     tx_id = exercise_every_path(tenant, api_client_for, operator, priced_model, worker=False)
     expect_every_path(tenant, next(iter(tenant_keys(tenant))), tx_id)

@@ -10,7 +10,7 @@ from django.db import connections
 from billing.models import CreditAccount, CreditTransaction
 from billing.services import credits_grant
 from radiant import redis_wire
-from tests.catalog.conftest import make_model
+from tests.helpers import make_model
 
 # 1,000 input tokens at 0.0025 + 500 output tokens at 0.01 per 1,000.
 CALL = {"model": "gpt-4o", "input_tokens": 1000, "output_tokens": 500}

@@ -71,7 +71,9 @@ def test_another_tenants_rows_are_never_listed(tenant, other_tenant, api_client_
     assert api_client_for(tenant).get("/api/v1/credits/transactions").json() == {"results": [], "next": None}
 
 
-@pytest.mark.parametrize("query", ["type=bonus", "since=yesterday", "page_size=0", "page_size=1000", "cursor=forged", "colour=red"])
+@pytest.mark.parametrize(
+    "query", ["type=bonus", "since=yesterday", "page_size=0", "page_size=1000", "cursor=forged", "colour=red"]
+)
 def test_bad_filters_are_400(query, tenant, api_client_for):
     response = api_client_for(tenant).get(f"/api/v1/credits/transactions?{query}")
 

@@ -8,7 +8,7 @@ import pytest
 from billing.services import usage_cost
 from models_catalog.models import ModelOptOut
 from tests.billing.conftest import CALL, CALL_COST, balance_of, fund, ledger_of
-from tests.catalog.conftest import make_model
+from tests.helpers import make_model
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 

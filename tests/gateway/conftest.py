@@ -9,8 +9,8 @@ from rest_framework.test import APIClient
 from gateway import breaker, client, credentials
 from gateway.models import ModelFallback, ModelRoute, Provider
 from tests.billing.conftest import balance_of, fund, ledger_of  # noqa: F401  (re-exported)
-from tests.catalog.conftest import make_model
 from tests.gateway.upstream import Upstream
+from tests.helpers import make_model
 
 UPSTREAM_KEY = "sk-test-upstream-secret-0123456789"
 IN_PRICE, OUT_PRICE = Decimal("0.002"), Decimal("0.008")  # per 1,000 tokens

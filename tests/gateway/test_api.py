@@ -53,7 +53,7 @@ def test_bad_input_is_a_422_per_field_and_calls_nothing(body, field, route, fund
 ])
 def test_malformed_bodies_are_4xx(raw, status, route, funded):
     route("test-chat")
-    tenant, client = funded("10")
+    _tenant, client = funded("10")
 
     response = client.generic("POST", "/api/v1/chat/completions", raw, content_type="application/json")
 
@@ -62,7 +62,7 @@ def test_malformed_bodies_are_4xx(raw, status, route, funded):
 
 def test_a_long_prompt_is_accepted_and_an_oversize_body_is_a_413(route, funded, upstream, settings):
     route("test-chat")
-    tenant, client = funded("100")
+    _tenant, client = funded("100")
     long = [{"role": "user", "content": "word " * 40_000}]  # 200 KB, over the rest of the API's 64 KiB
 
     assert chat(client, messages=long, max_tokens=2).status_code == 200
@@ -76,10 +76,10 @@ def test_unknown_switched_off_or_another_tenants_model_is_a_404(route, funded, m
     other = make_tenant("other-co")
     route("their-model", tenant=other)
     route("unrouted-target")
-    from tests.catalog.conftest import make_model
+    from tests.helpers import make_model
 
     make_model("no-route")
-    tenant, client = funded("10")
+    _tenant, client = funded("10")
 
     for model in ("their-model", "nope", "no-route"):
         response = chat(client, model=model)
@@ -100,13 +100,13 @@ def test_402_when_the_most_the_call_can_cost_is_not_covered(route, funded, upstr
 
 def test_rate_limits_and_the_daily_quota_apply(route, funded, upstream):
     route("test-chat")
-    tenant, client = funded("10", rps=1, burst=2, daily=0)
+    _tenant, client = funded("10", rps=1, burst=2, daily=0)
 
     statuses = [chat(client, max_tokens=2).status_code for _ in range(3)]
 
     assert statuses == [200, 200, 429]
     assert upstream.hits == 2
-    quota_tenant, quota_client = funded("10", daily=1)
+    _quota_tenant, quota_client = funded("10", daily=1)
     assert chat(quota_client, max_tokens=2).status_code == 200
     refused = chat(quota_client, max_tokens=2)
     assert (refused.status_code, refused.json()["code"]) == (429, "daily_quota_exceeded")
@@ -129,7 +129,7 @@ def test_a_retry_with_the_idempotency_key_replays_the_first_answer_and_charges_o
 
 def test_a_stream_with_the_idempotency_key_replays_as_delivered(route, funded, upstream):
     route("test-chat")
-    tenant, client = funded("10")
+    _tenant, client = funded("10")
 
     first = b"".join(chat(client, max_tokens=3, stream=True, HTTP_IDEMPOTENCY_KEY="s-1").streaming_content)
     again = chat(client, max_tokens=3, stream=True, HTTP_IDEMPOTENCY_KEY="s-1")
@@ -181,7 +181,7 @@ def test_concurrent_duplicates_wait_for_the_first_and_get_its_answer(route, fund
 
 def test_the_admin_shows_providers_routes_breakers_and_traffic(route, funded, upstream, admin_client):
     model_route = route("test-chat", breaker_threshold=1)
-    tenant, client = funded("10")
+    _tenant, client = funded("10")
     chat(client, max_tokens=2)
     upstream.statuses = [500]
     chat(client, max_tokens=2)

@@ -8,7 +8,17 @@ import pytest
 from billing.models import CreditHold
 from billing.verify import ledger_verify
 from tests.gateway.conftest import (
-    IN_PRICE, MESSAGES, OUT_PRICE, PROMPT_TOKENS, UPSTREAM_KEY, balance_of, chat, cost, events, ledger_of, prompt_bytes,
+    IN_PRICE,
+    MESSAGES,
+    OUT_PRICE,
+    PROMPT_TOKENS,
+    UPSTREAM_KEY,
+    balance_of,
+    chat,
+    cost,
+    events,
+    ledger_of,
+    prompt_bytes,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -121,7 +131,8 @@ def test_the_anthropic_adapter_translates_both_ways(route, funded, upstream):
     assert body["usage"]["prompt_tokens"] == PROMPT_TOKENS and body["usage"]["completion_tokens"] == 4
     sent = upstream.requests[0]
     assert sent["path"] == "/v1/messages" and sent["headers"]["x-api-key"] == UPSTREAM_KEY
-    assert sent["body"]["system"] == "be brief" and sent["body"]["messages"] == [{"role": "user", "content": "say something nice"}]
+    assert sent["body"]["system"] == "be brief"
+    assert sent["body"]["messages"] == [{"role": "user", "content": "say something nice"}]
     streamed = events(chat(client, model="test-claude", max_tokens=3, stream=True, stream_options={"include_usage": True}))
     assert "".join(e["choices"][0]["delta"].get("content", "") for e in streamed[:-1] if e["choices"]) == "w1 w2 w3"
     assert streamed[-2]["usage"] == {"prompt_tokens": PROMPT_TOKENS, "completion_tokens": 3, "total_tokens": PROMPT_TOKENS + 3}

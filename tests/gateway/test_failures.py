@@ -79,7 +79,7 @@ def test_a_key_in_aws_secrets_manager_is_read_once_and_kept(route, funded, upstr
     from gateway import credentials
 
     route("test-chat", credential="aws-secretsmanager:prod/test-upstream#api_key")
-    tenant, client = funded("10")
+    _tenant, client = funded("10")
     secrets = boto3.client("secretsmanager", region_name="us-east-1")
     credentials._client = secrets
     with Stubber(secrets) as stub:
@@ -167,7 +167,7 @@ def wait_until(condition, timeout=20.0):
 
 def test_nothing_secret_reaches_the_client_or_the_problem(route, funded, upstream):
     route("test-chat")
-    tenant, client = funded("10")
+    _tenant, client = funded("10")
     upstream.statuses = [401]
 
     response = chat(client, max_tokens=2)

@@ -65,7 +65,7 @@ def test_after_the_threshold_calls_fail_fast_until_a_probe_succeeds(route, funde
 
 def test_half_open_lets_one_probe_through_and_a_failed_probe_opens_again(route, funded, upstream):
     route("test-chat", breaker_threshold=1, breaker_cooldown_seconds=COOLDOWN)
-    tenant, client = funded("10")
+    _tenant, client = funded("10")
     upstream.statuses = [500]
     assert chat(client, max_tokens=2).status_code == 502
     wait_out_the_cooldown()
@@ -145,7 +145,7 @@ def test_429_and_5xx_are_retried_with_backoff_within_the_budget(route, funded, u
 
 def test_a_provider_asking_to_wait_longer_than_a_request_should_is_not_waited_for(route, funded, upstream, settings):
     route("test-chat", max_retries=3)
-    tenant, client = funded("10")
+    _tenant, client = funded("10")
     upstream.statuses = [429]
     upstream.retry_after = "30"
 

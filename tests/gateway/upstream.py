@@ -9,7 +9,8 @@
 
 Tokens are counted as whitespace-separated words: a prompt's are the words of its
 messages' contents, the answer is ``reply`` (default: one word per output token asked for,
-``w1 w2 …``, or as many as a ``user`` of ``want-<n>`` asks for; at most ``max_tokens``). What the test controls (``Upstream`` attributes):
+``w1 w2 …``, or as many as a ``user`` of ``want-<n>`` asks for; at most ``max_tokens``).
+What the test controls (``Upstream`` attributes):
 ``statuses`` (answer these statuses to the next requests, one each), ``mode`` (``ok``,
 ``malformed``, ``no_usage``, ``hang``: never answer until ``release()``), ``cut_after``
 (a stream drops its connection after this many content chunks), ``usage_every_chunk``
@@ -253,7 +254,9 @@ class _Handler(BaseHTTPRequestHandler):
         events = [("message_start", {"type": "message_start", "message": {
             "id": "msg_test", "type": "message", "role": "assistant", "model": body["model"], "content": [],
             "usage": {"input_tokens": prompt, "output_tokens": 1}}})]
-        events.append(("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}))
+        events.append(("content_block_start", {
+            "type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""},
+        }))
         events += [("content_block_delta", {"type": "content_block_delta", "index": 0,
                                             "delta": {"type": "text_delta", "text": w if i == 0 else " " + w}})
                    for i, w in enumerate(out)]

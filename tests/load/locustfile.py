@@ -1,4 +1,5 @@
-"""RADIANT under load: Locust users over a realistic mix, four shapes, one report.
+"""RADIANT under load: Locust users over a realistic mix, four shapes, one report (one
+file, over 400 lines: Locust is given a single locustfile).
 
     locust -f tests/load/locustfile.py --headless --host http://127.0.0.1:8000 \\
         --radiant-profile smoke --radiant-tenants tenants.json [--radiant-report report.json]
@@ -345,7 +346,7 @@ class Profile(LoadTestShape):
 def _percentile(sorted_values, q):
     if not sorted_values:
         return None
-    index = min(len(sorted_values) - 1, max(0, int(round(q * len(sorted_values) + 0.5)) - 1))
+    index = min(len(sorted_values) - 1, max(0, round(q * len(sorted_values) + 0.5) - 1))
     return sorted_values[index]
 
 

@@ -20,10 +20,8 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 from bench.harness import ROOT, ensure_database, gunicorn
-from tests.load import seed as seeding
 
 OUT = ROOT / "build" / "load"
 

@@ -10,7 +10,7 @@ from tenants.services import api_key_purge
 class Command(JsonCommand):
     help = (
         "Delete API keys revoked or expired more than --older-than-days ago (default: "
-        "API_KEY_RETENTION_DAYS). Scheduled on Lambda as radiant.jobs.purge_stale_api_keys."
+        "API_KEY_RETENTION_DAYS). Scheduled on Lambda as tenants.jobs.purge_stale_api_keys."
     )
 
     def add_arguments(self, parser):

@@ -397,9 +397,10 @@ GATEWAY_RETRY_MAX_WAIT = float(env("GATEWAY_RETRY_MAX_WAIT", "4"))
 # Monthly audit_logs partitions kept ready ahead of the current month (PostgreSQL).
 AUDIT_PARTITIONS_AHEAD = env_int("AUDIT_PARTITIONS_AHEAD", 3)
 
-# No formatter here writes a record's thread or process names: not looking them up saves a
-# little of every log line's cost (one per request: docs/PERFORMANCE.md).
-logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+# No formatter here writes a record's thread: not looking it up saves a little of every log
+# line's cost (one per request: docs/PERFORMANCE.md). Process ids stay: gunicorn's own log
+# format writes them (``%(process)d`` fails on a record without one).
+logging.logThreads = False
 
 LOGGING = {
     "version": 1,

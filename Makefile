@@ -19,7 +19,7 @@ migrate: install
 	$(PY) manage.py migrate --noinput
 
 run: migrate
-	@$(PY) manage.py seed_demo --with-key | $(PY) -c 'import json,sys; d=json.load(sys.stdin); print("\n  Admin:        http://$(HOST):$(PORT)/admin/  (admin / admin)\n  API docs:     http://$(HOST):$(PORT)/api/docs/\n  Demo API key: " + d["key"] + "  (tenant " + d["tenant"] + ")\n  Try:          curl -H \"Authorization: Bearer " + d["key"] + "\" http://$(HOST):$(PORT)/api/v1/tenant\n")'
+	@$(PY) manage.py seed_demo --with-key | $(PY) -c 'import json,sys; d=json.load(sys.stdin); print("\n  Admin:        http://$(HOST):$(PORT)/admin/  (admin / admin)\n  API docs:     http://$(HOST):$(PORT)/api/docs/\n  Demo API key: " + d["key"] + "  (tenant " + d["tenant"] + ")\n  Try:          curl -H \"Authorization: Bearer " + d["key"] + "\" http://$(HOST):$(PORT)/api/v1/tenant\n  Chat (echo):  curl -H \"Authorization: Bearer " + d["key"] + "\" -H \"Content-Type: application/json\" -d \x27{\"model\": \"gpt-4o-mini\", \"messages\": [{\"role\": \"user\", \"content\": \"hello\"}]}\x27 http://$(HOST):$(PORT)/api/v1/chat/completions\n")'
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 test: install

@@ -13,7 +13,7 @@ from django.db.models.signals import post_delete, post_save, pre_save
 
 from radiant.signals import bulk_update_starting
 
-AUDITED_APPS = {"tenants", "models_catalog", "configuration", "localization", "billing", "auth"}
+AUDITED_APPS = {"tenants", "models_catalog", "configuration", "localization", "billing", "gateway", "auth"}
 NOT_AUDITED = {"billing.credittransaction", "billing.idempotencykey", "auth.permission"}
 # Bookkeeping fields whose change alone is not worth a record.
 QUIET_FIELDS = {"updated_at", "last_login", "last_used_at"}

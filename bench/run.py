@@ -33,6 +33,8 @@ on what else the machine does; the ratios are what to compare between runs.
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import json
 import os
 import platform
@@ -45,13 +47,14 @@ import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import usage
+from bench import gateway, usage
 from bench.harness import ROOT, WRK, ensure_database, gunicorn, run_wrk
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/radiant_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
 SLUG = "bench"
 USAGE_KEYS: dict = {}  # filled by prepare(): the usage targets' tenants' keys
+GATEWAY_KEY = ""  # filled by prepare(): the gateway target's tenant's key
 HUGE = 1_000_000_000
 
 # The goal for GET models, and the seed's targets (DESIGN.md §10).
@@ -85,7 +88,7 @@ def app_environment(services: dict[str, str]) -> dict[str, str]:
     }
 
 
-def prepare(env: dict[str, str]) -> tuple[str, str]:
+def prepare(env: dict[str, str], upstream_url: str) -> tuple[str, str]:
     """Migrate, seed reference data and the benchmark tenant; returns (raw key, language)."""
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
@@ -116,8 +119,9 @@ def prepare(env: dict[str, str]) -> tuple[str, str]:
     for old in ApiKey.all_tenants.filter(tenant=tenant, revoked_at__isnull=True):
         api_key_revoke(prefix=old.prefix)  # keys of earlier runs
     _, raw = api_key_create(tenant=tenant, name="bench")
-    global USAGE_KEYS
+    global USAGE_KEYS, GATEWAY_KEY
     USAGE_KEYS = usage.prepare_tenants()
+    GATEWAY_KEY = gateway.prepare(upstream_url)
     language = Language.objects.exclude(is_default=True).order_by("code").values_list("code", flat=True).first()
     for connection in connections.all():
         connection.close()
@@ -175,7 +179,10 @@ def main(argv=None) -> int:
     services = services_from_environment()
     ensure_database(services["DATABASE_URL"])
     env = app_environment(services)
-    raw_key, language = prepare(env)
+    upstream = contextlib.ExitStack()
+    atexit.register(upstream.close)  # the upstream process goes with this one, however it ends
+    upstream_url = upstream.enter_context(gateway.upstream())
+    raw_key, language = prepare(env, upstream_url)
     auth = {"Authorization": f"Bearer {raw_key}"}
     server = {
         "workers": args.workers, "worker_class": args.worker_class, "threads": args.threads,
@@ -191,9 +198,11 @@ def main(argv=None) -> int:
         (f"GET /api/v1/i18n/{language}", "app", f"/api/v1/i18n/{language}", auth, True),
         *[(name, "app", path, {}, lua) for name, path, lua in usage.targets(USAGE_KEYS)],
     ]
+    with_gateway = True
     if args.only:
         wanted = {name.strip() for name in args.only.split(",")}
         endpoints = [t for t in endpoints if any(w in t[0] for w in wanted)]
+        with_gateway = any(w in "chat/completions" for w in wanted)
     schedule = [floor]
     for endpoint in endpoints:  # the floor before and after every endpoint: drift hits both
         schedule += [endpoint, floor]
@@ -236,6 +245,15 @@ def main(argv=None) -> int:
                 f"p99 {row['p99_ms']:.2f} ms  non-2xx {row['non_2xx']}  socket errors {row['socket_errors']}",
                 flush=True,
             )
+        gateway_rows = []
+        if with_gateway:
+            gateway.check(app_url, upstream_url, GATEWAY_KEY)
+            print("\nchat/completions through RADIANT vs the same upstream called directly:", flush=True)
+            gateway_rows = gateway.measure(
+                app_url, upstream_url, GATEWAY_KEY, run_wrk=run_wrk, warmup=args.warmup,
+                duration=args.duration, wrk_threads=args.wrk_threads,
+            )
+    upstream.close()
 
     floors = [row for row in runs if row["server"] == "floor"]
     rows = [{
@@ -294,6 +312,23 @@ def main(argv=None) -> int:
             + f"non-2xx {usage_verdict['errors']}; ledger check: {'ok' if not failures else f'{len(failures)} tenants FAIL'}"
         )
 
+    gateway_verdict = {}
+    if gateway_rows:
+        gateway_verdict = gateway.verdict(gateway_rows)
+        gateway_verdict["breaker"] = gateway.breaker_cost()
+        gateway_verdict["ledger_failures"] = len(usage.ledger_failures())
+        print(
+            f"\nchat/completions: {gateway_verdict['added_p50_ms']:.2f} ms added at p50, 1 connection (goal <= "
+            f"{gateway.GOAL_ADDED_P50_MS}); {gateway_verdict['rps_16']:.0f}/s at 16 connections (goal >= "
+            f"{gateway.GOAL_RPS_16:.0f}; the upstream alone: {gateway_verdict['direct_rps_16']:.0f}/s); "
+            f"non-2xx {gateway_verdict['errors']}; ledger check: "
+            f"{'ok' if not gateway_verdict['ledger_failures'] else 'FAIL'}: {'MET' if gateway_verdict['met'] else 'MISSED'}"
+        )
+        print(
+            f"circuit breaker: {gateway_verdict['breaker']['admit_and_report_us']} µs a call "
+            f"({gateway_verdict['breaker']['admit_and_report_cpu_us']} µs CPU; one Redis round trip)"
+        )
+
     out = ROOT / args.out
     out.parent.mkdir(parents=True, exist_ok=True)
     result = {
@@ -304,6 +339,7 @@ def main(argv=None) -> int:
         "wrk": {"connections": args.connections, "threads": args.wrk_threads, "warmup_s": args.warmup,
                 "duration_s": args.duration, "floor_duration_s": args.floor_duration},
         "floor_rps": rows[0]["rps"], "rows": rows, "runs_in_order": runs, "goal": verdict, "usage": usage_verdict,
+        "gateway": {"rows": gateway_rows, "goal": gateway_verdict},
         "seed_targets": {"rps": SEED_RPS, "p50_ms": SEED_P50_MS, "p95_ms": SEED_P95_MS, "p99_ms": SEED_P99_MS,
                          "error_rate": SEED_ERROR_RATE},
         "elapsed_s": round(time.monotonic() - started, 1),

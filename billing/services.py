@@ -286,6 +286,96 @@ def credits_adjust(*, tenant, amount, reason: str, operator: str) -> CreditTrans
 
 
 # --- holds ---------------------------------------------------------------------------------
+#
+# The AI gateway reserves before every model call and settles after it, so on PostgreSQL
+# each transition is one statement, like a usage charge: the hold's conditional update, the
+# account's update and the ledger rows in one CTE, one round trip. Elsewhere the same steps
+# run through the ORM inside one transaction. Either way a hold leaves ``open`` by one
+# conditional update on ``status = 'open'`` (settle and void also need ``expires_at > now``,
+# the sweep ``expires_at <= now``): of concurrent settle, void and sweep exactly one wins.
+
+_LEDGER_COLUMNS = """id, tenant_id, seq, type, amount, held_change, balance_after, held_after,
+    model_slug, input_tokens, output_tokens, input_price_per_1k, output_price_per_1k,
+    hold_id, operator, reason, request_id, created_at"""
+
+# Parameters are cast where they stand in a SELECT list: with server-side binding a NULL has
+# no type of its own there.
+_NO_USAGE = "''::text, NULL::bigint, NULL::bigint, NULL::numeric, NULL::numeric"
+
+_RESERVE_SQL = f"""
+WITH account AS (
+    UPDATE credit_accounts
+       SET held = held + %(amount)s::numeric, seq = seq + 1, updated_at = now()
+     WHERE tenant_id = %(tenant_id)s AND balance - held >= %(amount)s::numeric
+ RETURNING tenant_id, seq, balance, held
+), hold AS (
+    INSERT INTO credit_holds (id, tenant_id, amount, status, charged, expires_at, closed_at, created_at)
+    SELECT %(hold_id)s::uuid, tenant_id, %(amount)s::numeric, 'open', NULL, %(expires_at)s::timestamptz, NULL, now()
+      FROM account
+ RETURNING id
+)
+INSERT INTO credit_transactions ({_LEDGER_COLUMNS})
+SELECT %(row_id)s::uuid, account.tenant_id, account.seq, 'hold', 0, %(amount)s::numeric, account.balance, account.held,
+       {_NO_USAGE}, hold.id, '', '', %(request_id)s::text, now()
+  FROM account, hold
+RETURNING seq, balance_after, held_after
+"""
+
+_SETTLE_SQL = f"""
+WITH hold AS (
+    UPDATE credit_holds
+       SET status = 'settled', closed_at = %(now)s::timestamptz, charged = LEAST(%(cost)s::numeric, amount)
+     WHERE tenant_id = %(tenant_id)s AND id = %(hold_id)s AND status = 'open' AND expires_at > %(now)s::timestamptz
+ RETURNING amount, charged
+), account AS (
+    UPDATE credit_accounts AS a
+       SET balance = a.balance - hold.charged, held = a.held - hold.amount,
+           seq = a.seq + CASE WHEN hold.charged < hold.amount THEN 2 ELSE 1 END, updated_at = now()
+      FROM hold
+     WHERE a.tenant_id = %(tenant_id)s
+ RETURNING a.tenant_id, a.seq, a.balance, a.held, hold.amount, hold.charged
+), released AS (
+    INSERT INTO credit_transactions ({_LEDGER_COLUMNS})
+    SELECT %(release_id)s::uuid, tenant_id, seq, 'hold_release', 0, charged - amount, balance, held,
+           {_NO_USAGE}, %(hold_id)s::uuid, '', '', %(request_id)s::text, now()
+      FROM account
+     WHERE charged < amount
+)
+INSERT INTO credit_transactions ({_LEDGER_COLUMNS})
+SELECT %(usage_id)s::uuid, tenant_id, CASE WHEN charged < amount THEN seq - 1 ELSE seq END, 'usage',
+       -charged, -charged, balance, held + (amount - charged),
+       %(model_slug)s::text, %(input_tokens)s::bigint, %(output_tokens)s::bigint,
+       %(input_price)s::numeric, %(output_price)s::numeric, %(hold_id)s::uuid, '', '', %(request_id)s::text, now()
+  FROM account
+RETURNING seq, amount, held_change, balance_after, held_after, created_at
+"""
+
+_RELEASE_SQL = f"""
+WITH hold AS (
+    UPDATE credit_holds
+       SET status = %(status)s::text, closed_at = %(now)s::timestamptz
+     WHERE tenant_id = %(tenant_id)s AND id = %(hold_id)s AND status = 'open'
+       AND (expires_at > %(now)s::timestamptz) = %(live)s::boolean
+ RETURNING amount
+), account AS (
+    UPDATE credit_accounts AS a
+       SET held = a.held - hold.amount, seq = a.seq + 1, updated_at = now()
+      FROM hold
+     WHERE a.tenant_id = %(tenant_id)s
+ RETURNING a.tenant_id, a.seq, a.balance, a.held, hold.amount
+)
+INSERT INTO credit_transactions ({_LEDGER_COLUMNS})
+SELECT %(row_id)s::uuid, tenant_id, seq, 'hold_release', 0, -amount, balance, held,
+       {_NO_USAGE}, %(hold_id)s::uuid, '', '', %(request_id)s::text, now()
+  FROM account
+RETURNING seq, held_change, balance_after, held_after, created_at
+"""
+
+
+def _postgres_cursor():
+    """A cursor on the alias the current code writes to, or None off PostgreSQL."""
+    connection = connections[tenancy.db_alias()]
+    return connection.cursor() if connection.vendor == "postgresql" else None
 
 
 def hold_reserve(*, tenant_id, amount: Decimal, ttl: timedelta = DEFAULT_HOLD_TTL, request_id: str = "") -> CreditHold:
@@ -295,13 +385,25 @@ def hold_reserve(*, tenant_id, amount: Decimal, ttl: timedelta = DEFAULT_HOLD_TT
         raise ValueError("a hold amount is positive with at most 9 decimals")
     if not timedelta(0) < ttl <= MAX_HOLD_TTL:
         raise ValueError(f"a hold lives more than 0 s and at most {MAX_HOLD_TTL}")
+    hold = CreditHold(
+        id=uuid.uuid4(), tenant_id=tenant_id, amount=amount, status=CreditHold.Status.OPEN,
+        expires_at=timezone.now() + ttl,
+    )
+    cursor = _postgres_cursor()
+    if cursor is not None:
+        with cursor:
+            cursor.execute(_RESERVE_SQL, {
+                "tenant_id": tenant_id, "amount": amount, "hold_id": hold.id, "expires_at": hold.expires_at,
+                "row_id": uuid.uuid4(), "request_id": request_id,
+            })
+            if cursor.fetchone() is None:
+                raise _not_enough(f"A hold of {amount} credits is more than is available.")
+        return hold
     with tenancy.atomic():
         after = _move(tenant_id=tenant_id, amount=ZERO, held_change=amount, needed=amount)
         if after is None:
             raise _not_enough(f"A hold of {amount} credits is more than is available.")
-        hold = _manager_for(CreditHold).create(
-            tenant_id=tenant_id, amount=amount, expires_at=timezone.now() + ttl,
-        )
+        hold.save(force_insert=True, using=tenancy.db_alias())
         _ledger_row(
             tenant_id=tenant_id, after=after, type=CreditTransaction.Type.HOLD, amount=ZERO,
             held_change=amount, hold=hold, request_id=request_id,
@@ -310,8 +412,8 @@ def hold_reserve(*, tenant_id, amount: Decimal, ttl: timedelta = DEFAULT_HOLD_TT
 
 
 def _close(*, tenant_id, hold_id, status: str, now: datetime, live: bool) -> Decimal | None:
-    """Move an open hold to ``status``; the hold's amount, or None if it was not open (or,
-    with ``live``, already past its expiry; without it, not yet past it)."""
+    """Move an open hold to ``status`` (ORM path); the hold's amount, or None if it was not
+    open (or, with ``live``, already past its expiry; without it, not yet past it)."""
     holds = _manager_for(CreditHold).filter(tenant_id=tenant_id, id=hold_id, status=CreditHold.Status.OPEN)
     holds = holds.filter(expires_at__gt=now) if live else holds.filter(expires_at__lte=now)
     amount = holds.values_list("amount", flat=True).first()
@@ -320,58 +422,110 @@ def _close(*, tenant_id, hold_id, status: str, now: datetime, live: bool) -> Dec
     # The conditional update is what decides: of concurrent settle/void/sweep, one wins.
     if not holds.update(status=status, closed_at=now):
         return None
+    return amount
+
+
+def _audit_closed(*, tenant_id, hold_id, status: str, balance: tuple[Decimal, Decimal] | None = None) -> None:
+    changes = {"status": [CreditHold.Status.OPEN.value, status]}
+    if balance is not None and balance[0] != balance[1]:
+        changes["balance"] = [str(balance[0]), str(balance[1])]
     audit_record(
         action=f"credithold.{status}", tenant_id=tenant_id, object_type="billing.credithold",
-        object_id=str(hold_id), changes={"status": [CreditHold.Status.OPEN.value, status]},
+        object_id=str(hold_id), changes=changes,
     )
-    return amount
 
 
 def hold_settle(*, tenant_id, hold_id, cost: Decimal, request_id: str = "", **usage) -> CreditTransaction:
     """Charge ``cost`` (at most the hold's amount) and release the rest of the hold.
 
     Writes a ``usage`` row for the charge and, when less than the hold was used, a
-    ``hold_release`` row for the remainder. ``usage`` may carry the model and token fields.
+    ``hold_release`` row for the remainder. ``usage`` may carry the model and token fields
+    (``model_slug``, ``input_tokens``, ``output_tokens``, ``input_price_per_1k``,
+    ``output_price_per_1k``).
     """
     cost = Decimal(cost)
     if not cost.is_finite() or cost < 0 or cost != cost.quantize(NINE_PLACES):
         raise ValueError("a cost is non-negative with at most 9 decimals")
+    unknown = set(usage) - {"model_slug", "input_tokens", "output_tokens", "input_price_per_1k", "output_price_per_1k"}
+    if unknown:
+        raise TypeError(f"hold_settle() got unexpected usage fields {sorted(unknown)}")
     now = timezone.now()
-    with tenancy.atomic():
-        amount = _close(tenant_id=tenant_id, hold_id=hold_id, status=CreditHold.Status.SETTLED, now=now, live=True)
-        if amount is None:
+    row = CreditTransaction(
+        id=uuid.uuid4(), tenant_id=tenant_id, type=CreditTransaction.Type.USAGE, hold_id=hold_id,
+        request_id=request_id, **usage,
+    )
+    cursor = _postgres_cursor()
+    if cursor is not None:
+        with cursor:
+            cursor.execute(_SETTLE_SQL, {
+                "tenant_id": tenant_id, "hold_id": hold_id, "cost": cost, "now": now,
+                "usage_id": row.id, "release_id": uuid.uuid4(), "request_id": request_id,
+                "model_slug": usage.get("model_slug", ""), "input_tokens": usage.get("input_tokens"),
+                "output_tokens": usage.get("output_tokens"), "input_price": usage.get("input_price_per_1k"),
+                "output_price": usage.get("output_price_per_1k"),
+            })
+            result = cursor.fetchone()
+        if result is None:
             raise HoldNotOpen("This hold was already settled, voided or has expired.")
-        charged = min(cost, amount)
-        rest = amount - charged
-        _manager_for(CreditHold).filter(id=hold_id).update(charged=charged)
-        rows = 2 if rest else 1
-        # The hold's credits were already reserved: settling never needs more available.
-        after = _move(tenant_id=tenant_id, amount=-charged, held_change=-amount, needed=None, rows=rows)
-        usage_row = _ledger_row(
-            tenant_id=tenant_id, after=_After(after.seq - rows + 1, after.balance, after.held + rest),
-            type=CreditTransaction.Type.USAGE, amount=-charged, held_change=-charged, hold_id=hold_id,
-            request_id=request_id, **usage,
-        )
-        if rest:
-            _ledger_row(
-                tenant_id=tenant_id, after=after, type=CreditTransaction.Type.HOLD_RELEASE, amount=ZERO,
-                held_change=-rest, hold_id=hold_id, request_id=request_id,
-            )
+        row.seq, row.amount, row.held_change, row.balance_after, row.held_after, row.created_at = result
+        charged = -row.amount
+    else:
+        with tenancy.atomic():
+            amount = _close(tenant_id=tenant_id, hold_id=hold_id, status=CreditHold.Status.SETTLED, now=now, live=True)
+            if amount is None:
+                raise HoldNotOpen("This hold was already settled, voided or has expired.")
+            charged = min(cost, amount)
+            rest = amount - charged
+            _manager_for(CreditHold).filter(id=hold_id).update(charged=charged)
+            rows = 2 if rest else 1
+            # The hold's credits were already reserved: settling never needs more available.
+            after = _move(tenant_id=tenant_id, amount=-charged, held_change=-amount, needed=None, rows=rows)
+            row.amount = row.held_change = -charged
+            row.seq, row.balance_after, row.held_after = after.seq - rows + 1, after.balance, after.held + rest
+            row.save(force_insert=True, using=tenancy.db_alias())
+            if rest:
+                _ledger_row(
+                    tenant_id=tenant_id, after=after, type=CreditTransaction.Type.HOLD_RELEASE, amount=ZERO,
+                    held_change=-rest, hold_id=hold_id, request_id=request_id,
+                )
+            row.refresh_from_db(fields=["created_at"])
+    _audit_closed(
+        tenant_id=tenant_id, hold_id=hold_id, status=CreditHold.Status.SETTLED,
+        balance=(row.balance_after + charged, row.balance_after),
+    )
     metrics.credits_charged(charged)
-    return usage_row
+    return row
 
 
 def _release(*, tenant_id, hold_id, status: str, live: bool, request_id: str = "") -> CreditTransaction | None:
     now = timezone.now()
-    with tenancy.atomic():
-        amount = _close(tenant_id=tenant_id, hold_id=hold_id, status=status, now=now, live=live)
-        if amount is None:
+    row = CreditTransaction(
+        id=uuid.uuid4(), tenant_id=tenant_id, type=CreditTransaction.Type.HOLD_RELEASE, amount=ZERO,
+        hold_id=hold_id, request_id=request_id,
+    )
+    cursor = _postgres_cursor()
+    if cursor is not None:
+        with cursor:
+            cursor.execute(_RELEASE_SQL, {
+                "tenant_id": tenant_id, "hold_id": hold_id, "status": status, "now": now, "live": live,
+                "row_id": row.id, "request_id": request_id,
+            })
+            result = cursor.fetchone()
+        if result is None:
             return None
-        after = _move(tenant_id=tenant_id, amount=ZERO, held_change=-amount, needed=None)
-        return _ledger_row(
-            tenant_id=tenant_id, after=after, type=CreditTransaction.Type.HOLD_RELEASE, amount=ZERO,
-            held_change=-amount, hold_id=hold_id, request_id=request_id,
-        )
+        row.seq, row.held_change, row.balance_after, row.held_after, row.created_at = result
+    else:
+        with tenancy.atomic():
+            amount = _close(tenant_id=tenant_id, hold_id=hold_id, status=status, now=now, live=live)
+            if amount is None:
+                return None
+            after = _move(tenant_id=tenant_id, amount=ZERO, held_change=-amount, needed=None)
+            row = _ledger_row(
+                tenant_id=tenant_id, after=after, type=CreditTransaction.Type.HOLD_RELEASE, amount=ZERO,
+                held_change=-amount, hold_id=hold_id, request_id=request_id,
+            )
+    _audit_closed(tenant_id=tenant_id, hold_id=hold_id, status=status)
+    return row
 
 
 def hold_void(*, tenant_id, hold_id, request_id: str = "") -> CreditTransaction:

@@ -14,7 +14,7 @@ stack output                      zappa_settings.json
 ``LambdaEnvironmentKeyArn``       ``base.aws_kms_key_arn``
 ``PrivateSubnetIds``              ``base.vpc_config.SubnetIds``
 ``LambdaSecurityGroupId``         ``base.vpc_config.SecurityGroupIds``
-``TaskQueueUrl``                  ``production.aws_environment_variables.CELERY_SQS_QUEUE_URL``
+``TaskQueueUrl``                  ``CELERY_SQS_QUEUE_URL`` of ``production`` (and of any stage with an environment of its own)
 ``TaskQueueArn``                  ``production_worker.events[].event_source.arn`` (the SQS one)
 ``DistributionDomainName``        added to the router's ``ALLOWED_HOSTS`` and ``CSRF_TRUSTED_ORIGINS``
 ================================  =====================================================
@@ -69,6 +69,9 @@ def apply_outputs(settings, outputs, *, router="production", worker="production_
         "SecurityGroupIds": [outputs["LambdaSecurityGroupId"]],
     }
     environment = result[router]["aws_environment_variables"]
+    for stage in result.values():  # stages with an environment of their own (the AI proxy's) too
+        if "CELERY_SQS_QUEUE_URL" in (stage.get("aws_environment_variables") or {}):
+            stage["aws_environment_variables"]["CELERY_SQS_QUEUE_URL"] = outputs["TaskQueueUrl"]
     environment["CELERY_SQS_QUEUE_URL"] = outputs["TaskQueueUrl"]
     if outputs.get("DistributionDomainName"):
         host = outputs["DistributionDomainName"]

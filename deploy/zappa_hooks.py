@@ -245,3 +245,20 @@ def configure_task_queue(cli):
                 UUID=mapping["UUID"], FunctionResponseTypes=["ReportBatchItemFailures"]
             )
         print(f"radiant: {arn} -> {cli.lambda_name} reports batch item failures")
+
+
+def configure_response_streaming(cli):
+    """``callbacks.post`` of the AI proxy stage: its function URL streams responses.
+
+    Zappa creates the stage's function URL (``function_url_enabled``) in the default BUFFERED
+    mode, which sends nothing until the whole answer is ready and stops at 6 MB. The AI
+    proxy's server-sent events must leave as they are produced: RESPONSE_STREAM, with the
+    Lambda Web Adapter (the stage's layer) streaming what the app writes.
+    """
+    if not cli.stage_config.get("function_url_enabled"):
+        _fail(f"stage {cli.api_stage} streams through its function URL, but has none (function_url_enabled)")
+    client = cli.zappa.lambda_client
+    config = client.get_function_url_config(FunctionName=cli.lambda_name)
+    if config.get("InvokeMode") != "RESPONSE_STREAM":
+        client.update_function_url_config(FunctionName=cli.lambda_name, InvokeMode="RESPONSE_STREAM")
+    print(f"radiant: {cli.lambda_name}'s function URL streams responses ({config['FunctionUrl']})")

@@ -140,3 +140,18 @@ USAGE_THROTTLED_TTL = 3 * 24 * 60 * 60  # long enough for the rollup to copy a d
 def usage_throttled(tenant_id, day: int) -> str:
     """429s a tenant got on one UTC day (day number since the epoch); written on refusals only."""
     return f"usage:{{{tenant_id}}}:throttled:{day}"
+
+
+# --- the AI gateway (gateway/) ----------------------------------------------------------
+# A provider-and-model pair is a Redis Cluster hash tag: its breaker and its traffic
+# counters are touched by one Lua script, so they must share a slot.
+
+
+def gateway_breaker(provider: str, model: str) -> str:
+    """The circuit breaker of one model at one provider (state, failures, until when)."""
+    return f"gw:{{{provider}/{model}}}:breaker"
+
+
+def gateway_traffic(provider: str, model: str, day: str) -> str:
+    """Upstream calls, errors and calls refused by the breaker, per UTC day (``YYYYMMDD``)."""
+    return f"gw:{{{provider}/{model}}}:traffic:{day}"

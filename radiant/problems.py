@@ -109,6 +109,42 @@ class HoldNotOpen(Problem):
     title = "Hold is not open"
 
 
+# --- model providers (gateway/) ------------------------------------------------------
+
+
+class UpstreamUnavailable(Problem):
+    """The provider cannot take the call now: its circuit breaker is open, it refused the
+    connection, or it kept answering 429/503 through the retries. Nothing was charged."""
+
+    status = status.HTTP_503_SERVICE_UNAVAILABLE
+    code = "upstream_unavailable"
+    title = "Model provider unavailable"
+
+
+class UpstreamTimeout(Problem):
+    """The provider did not answer within its timeout. Nothing was charged."""
+
+    status = status.HTTP_504_GATEWAY_TIMEOUT
+    code = "upstream_timeout"
+    title = "Model provider timed out"
+
+
+class UpstreamError(Problem):
+    """The provider answered with an error, or with a response that could not be used
+    (malformed, or without the usage it must report). Nothing was charged. A request the
+    provider refused as invalid is a 400 with the same code and the provider's reason."""
+
+    status = status.HTTP_502_BAD_GATEWAY
+    code = "upstream_error"
+    title = "Model provider error"
+
+
+class UpstreamRefused(UpstreamError):
+    """The provider refused the request itself as invalid (its reason in ``detail``)."""
+
+    status = status.HTTP_400_BAD_REQUEST
+
+
 class UnprocessableInput(exceptions.ValidationError):
     """Well-formed JSON whose fields do not validate: 422 ``validation_error``, per field."""
 

@@ -120,8 +120,9 @@ def postprocess(result, generator, request, public):
                 headers = {"X-Request-ID": _header("X-Request-ID", True)}
                 if code in ("429", "503"):
                     headers["Retry-After"] = _header("Retry-After", code == "429")
+                own = responses.get(code, {}).get("description")  # the view's own meaning of it, kept
                 responses[code] = {
-                    "description": PROBLEMS[code],
+                    "description": PROBLEMS[code] + (f" Or {own}" if own else ""),
                     "headers": headers,
                     "content": {PROBLEM: {"schema": {"$ref": REF + "Problem"}}},
                 }

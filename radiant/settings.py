@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "tenants",
     "models_catalog",
     "billing",
+    "gateway",
     # catalog, configuration and translations
     "configuration",
     "localization",
@@ -394,6 +395,14 @@ if METRICS_TOKEN is not None and len(METRICS_TOKEN) < 24:
 # --- credits and the audit log (billing/, audit/) --------------------------------------
 # Responses to requests with an Idempotency-Key are kept at least this long, then purged.
 IDEMPOTENCY_KEY_TTL = env_int("IDEMPOTENCY_KEY_TTL", 24 * 60 * 60)
+# The AI gateway (gateway/, docs/GATEWAY.md). A prompt may be far larger than other bodies.
+GATEWAY_MAX_REQUEST_BYTES = env_int("GATEWAY_MAX_REQUEST_BYTES", 4 * 1024 * 1024)
+# How long a call's credit hold lives: longer than any call (a stream included) may last.
+GATEWAY_HOLD_TTL = env_int("GATEWAY_HOLD_TTL", 15 * 60)
+# Retries after a 429/5xx: "full jitter" backoff, base * 2^attempt seconds at most, and never
+# longer than GATEWAY_RETRY_MAX_WAIT (a provider asking for more is not waited for).
+GATEWAY_RETRY_BASE = float(env("GATEWAY_RETRY_BASE", "0.25"))
+GATEWAY_RETRY_MAX_WAIT = float(env("GATEWAY_RETRY_MAX_WAIT", "4"))
 # Monthly audit_logs partitions kept ready ahead of the current month (PostgreSQL).
 AUDIT_PARTITIONS_AHEAD = env_int("AUDIT_PARTITIONS_AHEAD", 3)
 
@@ -422,6 +431,9 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "radiant.request": {"level": "INFO" if REQUEST_LOG else "WARNING"},
+        # httpx logs every provider call at INFO: the request log already has the request.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
     },
 }
 

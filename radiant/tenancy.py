@@ -89,6 +89,30 @@ def mark_rollback():
         scope.rollback = True
 
 
+def commit_scope_transaction() -> None:
+    """Commit what the current scope's queries did so far; the next query opens a new
+    transaction (with the context set again). For work other requests must see before
+    this one ends, without holding its row locks meanwhile: a credit hold taken before a
+    model call that may last a minute."""
+    scope = _current.get()
+    if scope is None or scope.transaction is None:
+        return
+    held, scope.transaction = scope.transaction, None
+    if scope.rollback:
+        transaction.set_rollback(True, using=held.using)
+    held.__exit__(None, None, None)
+
+
+def lend_connection_back() -> None:
+    """Between transactions, give the current alias's connection back to its pool (the next
+    query takes one again): for a request that waits on something else for long (a model
+    call), so a thread-per-request server does not hold a pooled connection per waiting
+    request. Persistent connections (no pool: Lambda) are kept."""
+    connection = connections[db_alias()]
+    if getattr(connection, "pool", None) is not None and not connection.in_atomic_block:
+        connection.close()
+
+
 def context_signature(tenant_id: uuid.UUID | str, challenge: str) -> str:
     """sha256(secret || tenant id "/" challenge || secret), as radiant_current_tenant()
     recomputes it. ``challenge`` names one transaction on one connection (radiant/rls.py)."""

@@ -12,6 +12,7 @@ api_v1 = [
     path("", include("configuration.urls")),
     path("", include("localization.urls")),
     path("", include("billing.urls")),
+    path("", include("gateway.urls")),
 ]
 
 urlpatterns = [

@@ -4,7 +4,10 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from billing.models import CreditAccount
+from billing.services import credits_grant
 from configuration.seed import config_seed
+from gateway.seed import gateway_seed
 from localization.seed import i18n_seed
 from models_catalog.seed import catalog_seed
 from radiant.commands import JsonCommand
@@ -36,6 +39,10 @@ class Command(JsonCommand):
             tenants.append(tenant)
         self.progress(f"tiers: {Tier.objects.count()}, demo tenants: {len(tenants)}")
         self.progress(f"models: {catalog_seed()}, config entries: {config_seed()}, languages: {i18n_seed()}")
+        self.progress(f"models served by the gateway: {gateway_seed()} (the built-in echo provider)")
+        if not CreditAccount.all_tenants.filter(tenant=tenants[0]).exists():
+            # Enough for the demo's model calls (chat/completions, embeddings) to be charged.
+            credits_grant(tenant=tenants[0], amount="100", reason="demo credits", operator="seed_demo")
         User = get_user_model()
         admin, created = User.objects.get_or_create(
             username="admin", defaults={"is_staff": True, "is_superuser": True, "email": "admin@example.com"}

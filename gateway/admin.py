@@ -6,13 +6,13 @@ from django.contrib import admin, messages
 from django.db import models
 from django.utils.html import format_html_join
 
-from audit.services import audit_record
 from gateway import breaker
 from gateway.models import ModelFallback, ModelRoute, Provider
+from radiant.admin import RadiantModelAdmin, RadiantTabularInline
 
 
 @admin.register(Provider)
-class ProviderAdmin(admin.ModelAdmin):
+class ProviderAdmin(RadiantModelAdmin):
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = [
         "slug", "kind", "base_url", "credential", "timeout_seconds", "max_retries",
@@ -30,7 +30,7 @@ class ProviderAdmin(admin.ModelAdmin):
     ]
 
 
-class FallbackInline(admin.TabularInline):
+class FallbackInline(RadiantTabularInline):
     model = ModelFallback
     fk_name = "route"
     extra = 1
@@ -39,7 +39,7 @@ class FallbackInline(admin.TabularInline):
 
 
 @admin.register(ModelRoute)
-class ModelRouteAdmin(admin.ModelAdmin):
+class ModelRouteAdmin(RadiantModelAdmin):
     list_display = [
         "model", "provider", "upstream_model", "max_output_tokens", "fallback_list", "breaker", "traffic_today",
     ]
@@ -101,7 +101,7 @@ class ModelRouteAdmin(admin.ModelAdmin):
 
     @admin.action(description="Close the circuit breaker of the selected models")
     def reset_breakers(self, request, queryset):
+        # Recorded in the audit log per route by the base class (admin.reset_breakers).
         for route in queryset.select_related("model", "provider"):
             breaker.breaker_reset(route.provider.slug, route.model.slug)
-            audit_record(action="modelroute.breaker_reset", obj=route, changes={"breaker": ["?", "closed"]})
         self.message_user(request, f"Closed {queryset.count()} breaker(s).", messages.SUCCESS)

@@ -227,10 +227,6 @@ class RadiantModelAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/radiant/object_history.html", context)
 
 
-# The name admins written before the console use; the same class.
-EffectiveChangesAdmin = RadiantModelAdmin
-
-
 class RadiantInline:
     """Mixin for inlines: their many-to-many and action needs are the parent's."""
 

@@ -20,7 +20,8 @@ LAYERS = {
     "tenants": 1,
     "models_catalog": 2, "configuration": 2, "localization": 2, "audit": 2,
     "billing": 3,
-    "demo": 4, "console": 4,
+    "gateway": 4,
+    "demo": 5, "console": 5,
 }
 
 

@@ -88,7 +88,7 @@ def app_environment(services: dict[str, str]) -> dict[str, str]:
     }
 
 
-def prepare(env: dict[str, str], upstream_url: str) -> tuple[str, str]:
+def prepare(env: dict[str, str], upstream_url: str | None = None) -> tuple[str, str]:
     """Migrate, seed reference data and the benchmark tenant; returns (raw key, language)."""
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
@@ -121,7 +121,8 @@ def prepare(env: dict[str, str], upstream_url: str) -> tuple[str, str]:
     _, raw = api_key_create(tenant=tenant, name="bench")
     global USAGE_KEYS, GATEWAY_KEY
     USAGE_KEYS = usage.prepare_tenants()
-    GATEWAY_KEY = gateway.prepare(upstream_url)
+    if upstream_url is not None:  # the gateway's target (only bench.run serves an upstream)
+        GATEWAY_KEY = gateway.prepare(upstream_url)
     language = Language.objects.exclude(is_default=True).order_by("code").values_list("code", flat=True).first()
     for connection in connections.all():
         connection.close()

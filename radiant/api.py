@@ -58,6 +58,7 @@ from radiant.tenancy import tenant_db, tenant_scope
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _READS = frozenset({"GET", "HEAD"})
 _ALLOWED: dict[type, list[str]] = {}  # see TenantAPIView.allowed_methods
+_SHARED: dict[tuple[type, str], list] = {}  # see TenantAPIView._shared
 
 
 class Context:
@@ -157,6 +158,24 @@ class TenantAPIView(APIView):
     def page_key(self) -> str:
         """For a cached list's plan: what its cache key must add for the page asked for."""
         return self.pagination.cache_part(self.request, self.pagination.request_of(self.context.query))
+
+    def _shared(self, kind: str, classes) -> list:
+        """Instances of the view's renderers, parsers and authenticators, made once per view
+        class: DRF makes new ones for every request, yet they keep no state of their own."""
+        key = (type(self), kind)
+        found = _SHARED.get(key)
+        if found is None:
+            found = _SHARED[key] = [cls() for cls in classes]
+        return found
+
+    def get_renderers(self):
+        return self._shared("renderers", self.renderer_classes)
+
+    def get_parsers(self):
+        return self._shared("parsers", self.parser_classes)
+
+    def get_authenticators(self):
+        return self._shared("authenticators", self.authentication_classes)
 
     @property
     def allowed_methods(self):

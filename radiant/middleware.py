@@ -30,6 +30,8 @@ from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.core.handlers.base import BaseHandler
 from django.core.handlers.exception import convert_exception_to_response
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import UnreadablePostError
 from django.urls import get_resolver, set_urlconf
 from django.utils.module_loading import import_string
@@ -110,6 +112,34 @@ class ApiLane:
         return response
 
 
+_HOSTS_KEPT = 64
+_allowed_hosts: set[tuple] = set()
+
+
+@receiver(setting_changed)
+def _hosts_changed(*, setting, **kwargs):
+    if setting in ("ALLOWED_HOSTS", "USE_X_FORWARDED_HOST", "DEBUG"):
+        _allowed_hosts.clear()
+
+
+def _host_allowed(request) -> bool:
+    """``request.get_host()`` succeeds: the Host (or trusted forwarded host) is one the
+    deployment serves. The answer depends on those headers alone, so a host found good is
+    remembered (a few: clients send the deployment's names; bad ones are never kept)."""
+    meta = request.META
+    seen = (meta.get("HTTP_HOST"), meta.get("HTTP_X_FORWARDED_HOST"), meta.get("SERVER_NAME"), meta.get("SERVER_PORT"))
+    if seen in _allowed_hosts:
+        return True
+    try:
+        request.get_host()
+    except DisallowedHost:
+        return False
+    if len(_allowed_hosts) >= _HOSTS_KEPT:
+        _allowed_hosts.clear()
+    _allowed_hosts.add(seen)
+    return True
+
+
 def refuse_malformed(request):
     """A 400 problem for what the API lane cannot serve safely, before any view runs (the
     skipped ``CommonMiddleware`` would not have checked it either), or None.
@@ -124,9 +154,7 @@ def refuse_malformed(request):
       socket where the server exposes it (gunicorn), so a client that stops sending costs a
       worker ``REQUEST_BODY_TIMEOUT`` seconds and gets a 400, not a worker timeout and a 500.
     """
-    try:
-        request.get_host()
-    except DisallowedHost:
+    if not _host_allowed(request):
         return json_problem(request, 400, "bad_request", "Bad request", "Invalid Host header.")
     if len(request.path) + len(request.META.get("QUERY_STRING", "")) > settings.MAX_URL_LENGTH:
         return json_problem(

@@ -161,6 +161,13 @@ def compile_archive(path, *, runtime="python3.11") -> int:
 KEPT_LOCALES = {"en"}
 # What importlib.metadata needs at run time (kombu reads redis's version; entry points).
 KEPT_METADATA = {"METADATA", "entry_points.txt"}
+# The API's docs are Swagger UI (drf-spectacular's sidecar); no Redoc page is routed, and of
+# Powertools only the metrics are used (radiant/metrics/emf.py), never its own OpenAPI pages.
+UNSERVED = (
+    "staticfiles/drf_spectacular_sidecar/redoc/",
+    "drf_spectacular_sidecar/static/drf_spectacular_sidecar/redoc/",
+    "aws_lambda_powertools/event_handler/openapi/swagger_ui/",
+)
 LOCALE_DIR = re.compile(r"(^|/)(locale|conf/locale)/(?P<lang>[A-Za-z]{2,3}(_[A-Za-z0-9]+)?)/")
 
 
@@ -172,8 +179,10 @@ def trim_reason(name, static_names):
     parts = name.split("/")
     if len(parts) > 1 and parts[0].endswith((".dist-info", ".egg-info")):
         return None if parts[-1] in KEPT_METADATA else "package metadata (licences, RECORD, …)"
-    if name.endswith((".map", ".js.map", ".css.map")):
+    if name.endswith(".map") or name.endswith((".map.gz", ".map.br")):  # WhiteNoise compresses them too
         return "source maps"
+    if name.startswith(UNSERVED):
+        return "bundles nothing serves (Redoc; Powertools' Swagger UI)"
     match = LOCALE_DIR.search(name)
     if match and match.group("lang") not in KEPT_LOCALES and not name.startswith("staticfiles/"):
         return "locales the app never activates"

@@ -210,6 +210,9 @@ def test_the_package_is_trimmed_of_what_a_function_never_reads(tmp_path):
                      "django/contrib/admin/locale/en/LC_MESSAGES/django.mo",
                      "django/contrib/admin/static/admin/js/core.js", "staticfiles/admin/js/core.js",
                      "staticfiles/admin/js/core.js.gz", "staticfiles/admin/js/vendor/select2.min.js.map",
+                     "staticfiles/admin/js/vendor/select2.min.js.map.gz",
+                     "staticfiles/drf_spectacular_sidecar/redoc/bundles/redoc.standalone.js",
+                     "aws_lambda_powertools/event_handler/openapi/swagger_ui/swagger-ui-bundle.min.js",
                      "rest_framework/static/rest_framework/js/only-here.js",
                      "foo-1.0.dist-info/RECORD", "foo-1.0.dist-info/LICENSE", "foo-1.0.dist-info/entry_points.txt"):
             zf.writestr(name, "x = 1\n" if name.endswith(".py") else "data")
@@ -223,7 +226,8 @@ def test_the_package_is_trimmed_of_what_a_function_never_reads(tmp_path):
                      "staticfiles/admin/js/core.js.gz", "rest_framework/static/rest_framework/js/only-here.js",
                      "foo-1.0.dist-info/METADATA", "foo-1.0.dist-info/entry_points.txt"}
     assert {reason: files for reason, (files, _) in removed.items()} == {
-        "locales the app never activates": 2, "source maps": 1,
+        "locales the app never activates": 2, "source maps": 2,
+        "bundles nothing serves (Redoc; Powertools' Swagger UI)": 2,
         "static files already in staticfiles/": 1, "package metadata (licences, RECORD, …)": 2}
     # importlib.metadata still answers from what is kept (kombu reads redis's version so).
     task = tmp_path / "task"

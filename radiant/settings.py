@@ -299,8 +299,14 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_ACKS_LATE = True
 # A publish that cannot reach the broker fails fast and the work runs in-process instead
-# (radiant.tasks.send_or_run): the connect timeout bounds what a request can wait for it.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": float(env("CELERY_BROKER_CONNECT_TIMEOUT", "0.05"))}
+# (radiant.tasks.send_or_run): the connect timeout bounds what a request can wait for it,
+# and a failed connect is not tried again (kombu would, for CELERY_BROKER_CONNECTION_TIMEOUT
+# seconds: a request held 2 s). Workers reconnect on their own terms
+# (broker_connection_max_retries), not these.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": float(env("CELERY_BROKER_CONNECT_TIMEOUT", "0.05")),
+    "max_retries": 0,
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Periodic work (celery beat beside the workers). Operator tasks: they cross tenants.
 CELERY_BEAT_SCHEDULE = {

@@ -8,7 +8,9 @@ worker that exits must be marked dead so its live gauges stop counting (its coun
 kept: a restarted worker loses no requests from the totals).
 
 This file is read by the master before it forks. When ``PROMETHEUS_MULTIPROC_DIR`` is not
-set it makes a private directory for this server (removed when the master exits).
+set it makes a private directory for this server (removed when the master exits), in
+memory (``/dev/shm``) where the machine has it: every request writes to those files through
+``mmap``, and on a disk the kernel would keep writing the dirty pages back.
 """
 
 import glob
@@ -22,7 +24,8 @@ limit_request_line = 8190
 
 _made_here = False
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="radiant-metrics-")
+    _memory = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="radiant-metrics-", dir=_memory)
     _made_here = True
 _directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
 os.makedirs(_directory, exist_ok=True)

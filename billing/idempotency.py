@@ -66,7 +66,8 @@ def fingerprint(*, method: str, path: str, data) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _replay(stored: Stored, wanted: str) -> HttpResponse:
+def replay(stored: Stored, wanted: str) -> HttpResponse:
+    """The stored response, marked replayed; 422 if ``wanted`` is another request's fingerprint."""
     if stored.fingerprint != wanted:
         raise IdempotencyKeyReused("This Idempotency-Key was used with a different request.")
     response = HttpResponse(stored.body, status=stored.status, content_type=stored.content_type)
@@ -74,7 +75,8 @@ def _replay(stored: Stored, wanted: str) -> HttpResponse:
     return response
 
 
-def _cached(tenant_id, key) -> Stored | None:
+def cached(tenant_id, key) -> Stored | None:
+    """The stored response from Redis, or None (none there, or Redis down)."""
     try:
         value = cache.get(cache_keys.idempotency(tenant_id, key))
     except Exception as exc:  # Redis down: the database answers
@@ -83,7 +85,8 @@ def _cached(tenant_id, key) -> Stored | None:
     return Stored(*value) if value else None
 
 
-def _remember(tenant_id, key, stored: Stored, ttl: float) -> None:
+def remember(tenant_id, key, stored: Stored, ttl: float) -> None:
+    """Keep a copy of a stored response in Redis for ``ttl`` seconds (nothing if Redis is down)."""
     if ttl <= 0:
         return
     try:
@@ -92,7 +95,7 @@ def _remember(tenant_id, key, stored: Stored, ttl: float) -> None:
         logger.warning("cache unavailable (%s); idempotent response not cached", type(exc).__name__)
 
 
-_CLAIM_SQL = """
+CLAIM_SQL = """
 INSERT INTO idempotency_keys (tenant_id, key, fingerprint, status_code, content_type, body, created_at)
 VALUES (%s, %s, %s, NULL, '', NULL, now())
 ON CONFLICT (tenant_id, key) DO NOTHING
@@ -106,7 +109,7 @@ def _claim(tenant_id, key, wanted) -> int | None:
     connection = connections[tenancy.db_alias()]
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(_CLAIM_SQL, [tenant_id, key, wanted])
+            cursor.execute(CLAIM_SQL, [tenant_id, key, wanted])
             row = cursor.fetchone()
         return row[0] if row else None
     try:
@@ -127,9 +130,9 @@ def _stored(key) -> tuple[Stored, float]:
 def idempotent(*, tenant_id, key: str, fingerprint: str, run) -> HttpResponse:
     """The response of ``run()`` (an HttpResponse with its body rendered), exactly once per
     tenant and key. ``run`` raises for outcomes that are not stored (nothing happened)."""
-    cached = _cached(tenant_id, key)
-    if cached is not None:
-        return _replay(cached, fingerprint)
+    found = cached(tenant_id, key)
+    if found is not None:
+        return replay(found, fingerprint)
     if connections[tenancy.db_alias()].vendor == "postgresql":
         # The tenant scope holds one transaction for the request, rolled back on an error.
         return _first_or_replay(tenant_id, key, fingerprint, run)
@@ -141,14 +144,14 @@ def _first_or_replay(tenant_id, key, fingerprint, run) -> HttpResponse:
     claimed = _claim(tenant_id, key, fingerprint)
     if claimed is None:
         stored, ttl = _stored(key)
-        _remember(tenant_id, key, stored, ttl)
-        return _replay(stored, fingerprint)
+        remember(tenant_id, key, stored, ttl)
+        return replay(stored, fingerprint)
     response = run()
     stored = Stored(fingerprint, response.status_code, response["Content-Type"], bytes(response.content))
     IdempotencyKey.objects.filter(id=claimed).update(
         status_code=stored.status, content_type=stored.content_type, body=stored.body
     )
-    tenancy.on_commit(lambda: _remember(tenant_id, key, stored, settings.IDEMPOTENCY_KEY_TTL))
+    tenancy.on_commit(lambda: remember(tenant_id, key, stored, settings.IDEMPOTENCY_KEY_TTL))
     return response
 
 

@@ -23,14 +23,12 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import IntegrityError, connections
-from django.http import HttpResponse
 from django.utils import timezone
 
-from billing.idempotency import REPLAYED, Stored
+from billing.idempotency import CLAIM_SQL, Stored, remember
 from billing.models import IdempotencyKey
-from radiant import cache_keys, tenancy
+from radiant import tenancy
 from radiant.problems import IdempotencyKeyReused
 
 GIVEN_UP = datetime(1970, 1, 1, tzinfo=UTC)
@@ -38,35 +36,8 @@ FIRST_POLL = 0.005
 MAX_POLL = 0.25
 
 
-def replay(stored: Stored, wanted: str) -> HttpResponse:
-    if stored.fingerprint != wanted:
-        raise IdempotencyKeyReused("This Idempotency-Key was used with a different request.")
-    response = HttpResponse(stored.body, status=stored.status, content_type=stored.content_type)
-    response[REPLAYED] = "true"
-    return response
-
-
-def cached(tenant_id, key) -> Stored | None:
-    try:
-        value = cache.get(cache_keys.idempotency(tenant_id, key))
-    except Exception:  # Redis down: the database answers
-        return None
-    return Stored(*value) if value else None
-
-
 def _remember(tenant_id, key, stored: Stored) -> None:
-    try:
-        cache.set(cache_keys.idempotency(tenant_id, key), tuple(vars(stored).values()), settings.IDEMPOTENCY_KEY_TTL)
-    except Exception:
-        pass
-
-
-_CLAIM_SQL = """
-INSERT INTO idempotency_keys (tenant_id, key, fingerprint, status_code, content_type, body, created_at)
-VALUES (%s, %s, %s, NULL, '', NULL, now())
-ON CONFLICT (tenant_id, key) DO NOTHING
-RETURNING id
-"""
+    remember(tenant_id, key, stored, settings.IDEMPOTENCY_KEY_TTL)
 
 
 def claim(*, tenant_id, key: str, fingerprint: str, lease: timedelta):
@@ -77,7 +48,7 @@ def claim(*, tenant_id, key: str, fingerprint: str, lease: timedelta):
     connection = connections[tenancy.db_alias()]
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(_CLAIM_SQL, [tenant_id, key, fingerprint])
+            cursor.execute(CLAIM_SQL, [tenant_id, key, fingerprint])
             row = cursor.fetchone()
         if row:
             return row[0]

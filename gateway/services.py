@@ -31,7 +31,7 @@ from decimal import Decimal
 import orjson
 from django.conf import settings
 
-from billing.idempotency import Stored
+from billing.idempotency import Stored, cached, replay
 from billing.services import hold_reserve, hold_settle, hold_void
 from gateway import breaker, calls, pricing
 from gateway import idempotency as keys
@@ -89,7 +89,7 @@ def _open(*, tenant_id, plan, key: str | None, fingerprint: str | None):
     instead (a replay, a stored 402)."""
     request_id = current_request_id() or ""
     if key is not None:
-        stored = keys.cached(tenant_id, key)
+        stored = cached(tenant_id, key)
         if stored is not None and stored.status is not None:
             return None, _replayed(stored, fingerprint)
     tenancy.commit_scope_transaction()  # whatever ran before (a key's last-use stamp) is not held open
@@ -130,7 +130,7 @@ def _open(*, tenant_id, plan, key: str | None, fingerprint: str | None):
 
 
 def _replayed(stored: Stored, fingerprint: str) -> Answer:
-    response = keys.replay(stored, fingerprint)  # 422 when the key was used for another request
+    response = replay(stored, fingerprint)  # 422 when the key was used for another request
     return Answer(response.status_code, stored.content_type, stored.body, replayed=True)
 
 
@@ -205,14 +205,25 @@ def chat_completion(*, tenant_id, call: ChatCall, key: str | None = None, finger
         return opened
     if call.stream:
         return _stream(opened, call, targets, prompt_bytes)
+    return _call_and_settle(opened, targets, lambda t: adapter_for(t).chat(t, _chat_payload(call, t)))
+
+
+def _called(opened: _Opened, targets: list[Target], send):
+    """``calls.call(targets, send)``; if it fails, the hold and the key are released (a
+    failed call costs nothing) and the failure leaves as its problem."""
     try:
-        target, reply, _ = calls.call(targets, lambda t: adapter_for(t).chat(t, _chat_payload(call, t)))
+        return calls.call(targets, send)
     except UpstreamFailure as failure:
         _fail(opened)
         raise failure.problem() from None
     except BaseException:
         _fail(opened)
         raise
+
+
+def _call_and_settle(opened: _Opened, targets: list[Target], send) -> Answer:
+    """A call answered in one body: made, then settled to the usage it reports."""
+    target, reply, _ = _called(opened, targets, send)
     answer = Answer(200, JSON, reply.body)
     answer.headers = _headers(target, _settle(opened, target, reply.usage, answer))
     return answer
@@ -233,14 +244,7 @@ def _stream(opened: _Opened, call: ChatCall, targets: list[Target], prompt_bytes
             raise
         return chunks, first
 
-    try:
-        target, (chunks, first), _admission = calls.call(targets, open_stream)
-    except UpstreamFailure as failure:
-        _fail(opened)
-        raise failure.problem() from None
-    except BaseException:
-        _fail(opened)
-        raise
+    target, (chunks, first), _admission = _called(opened, targets, open_stream)
     body = _StreamBody(opened, call, target, chunks, first, prompt_bytes, current_actor())
     headers = {**_headers(target), "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return Answer(200, EVENT_STREAM, body, headers)
@@ -354,16 +358,6 @@ def embedding_create(*, tenant_id, call: EmbeddingCall, key: str | None = None, 
     targets, opened = _open(tenant_id=tenant_id, plan=plan, key=key, fingerprint=fingerprint)
     if isinstance(opened, Answer):
         return opened
-    try:
-        target, reply, _ = calls.call(
-            targets, lambda t: adapter_for(t).embed(t, {**call.payload, "model": t.upstream_model}),
-        )
-    except UpstreamFailure as failure:
-        _fail(opened)
-        raise failure.problem() from None
-    except BaseException:
-        _fail(opened)
-        raise
-    answer = Answer(200, JSON, reply.body)
-    answer.headers = _headers(target, _settle(opened, target, reply.usage, answer))
-    return answer
+    return _call_and_settle(
+        opened, targets, lambda t: adapter_for(t).embed(t, {**call.payload, "model": t.upstream_model}),
+    )

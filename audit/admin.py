@@ -2,13 +2,13 @@ from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 
 from audit.models import AuditLog
-from radiant.admin import RadiantModelAdmin, change_pairs
+from radiant.admin import ReadOnlyAdmin, change_pairs
 
 SUMMARY_FIELDS = 3
 
 
 @admin.register(AuditLog)
-class AuditLogAdmin(RadiantModelAdmin):
+class AuditLogAdmin(ReadOnlyAdmin):
     """Read-only: the log is written by the application, never by hand."""
 
     list_display = ["created_at", "actor", "action", "object_label", "tenant_label", "change_summary"]
@@ -22,15 +22,6 @@ class AuditLogAdmin(RadiantModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return self.fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="object", ordering="object_type")
     def object_label(self, obj):

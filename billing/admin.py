@@ -11,7 +11,7 @@ from django.contrib import admin, messages
 
 from billing import services
 from billing.models import CreditAccount, CreditHold, CreditTransaction
-from radiant.admin import RadiantModelAdmin, decimal_text
+from radiant.admin import ReadOnlyAdmin, decimal_text
 from tenants.models import Tenant
 
 MANUAL_TYPES = [
@@ -26,27 +26,15 @@ _SERVICES = {
 }
 
 
-class ReadOnlyAdmin(RadiantModelAdmin):
+class LedgerAdmin(ReadOnlyAdmin):
     """Every tenant's rows, viewable, never changed or deleted by hand."""
 
     def get_queryset(self, request):
         return self.model.all_tenants.select_related("tenant")
 
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(CreditAccount)
-class CreditAccountAdmin(ReadOnlyAdmin):
+class CreditAccountAdmin(LedgerAdmin):
     list_display = ["tenant", "balance_text", "held_text", "available_text", "currency", "seq", "updated_at"]
 
     @admin.display(description="balance", ordering="balance")
@@ -64,7 +52,7 @@ class CreditAccountAdmin(ReadOnlyAdmin):
 
 
 @admin.register(CreditHold)
-class CreditHoldAdmin(ReadOnlyAdmin):
+class CreditHoldAdmin(LedgerAdmin):
     list_display = ["id", "tenant", "amount_text", "status", "charged", "expires_at", "closed_at"]
 
     @admin.display(description="amount", ordering="amount")
@@ -82,7 +70,7 @@ class ManualEntryForm(forms.Form):
 
 
 @admin.register(CreditTransaction)
-class CreditTransactionAdmin(ReadOnlyAdmin):
+class CreditTransactionAdmin(LedgerAdmin):
     list_display = ["created_at", "tenant", "seq", "type", "amount_text", "balance_text", "held_text", "detail"]
     list_filter = ["type", ("created_at", admin.DateFieldListFilter)]
     search_fields = ["tenant__slug", "=id", "model_slug", "operator", "reason"]

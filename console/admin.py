@@ -27,7 +27,7 @@ from configuration.models import ConfigOverride
 from console import charts
 from console.models import UsageDay
 from console.selectors import tenant_page_get
-from radiant.admin import RadiantModelAdmin, history_entry
+from radiant.admin import RadiantModelAdmin, ReadOnlyAdmin, history_entry
 from tenants import admin as tenants_admin
 from tenants import services as tenant_services
 from tenants.models import ApiKey, Membership, Tenant
@@ -127,7 +127,7 @@ class TenantAdmin(tenants_admin.TenantAdmin):
 
 
 @admin.register(UsageDay)
-class UsageDayAdmin(RadiantModelAdmin):
+class UsageDayAdmin(ReadOnlyAdmin):
     """The numbers behind the dashboard's charts (written by the rollup, never by hand)."""
 
     list_display = ["day", "tenant", "requests", "throttled", "credits_used", "credits_added", "charges"]
@@ -138,15 +138,6 @@ class UsageDayAdmin(RadiantModelAdmin):
 
     def get_queryset(self, request):
         return UsageDay.all_tenants.select_related("tenant")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 # --- the audit viewer, with tenants by slug -------------------------------------------------

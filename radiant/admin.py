@@ -227,6 +227,23 @@ class RadiantModelAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/radiant/object_history.html", context)
 
 
+class ReadOnlyAdmin(RadiantModelAdmin):
+    """Rows viewable in the admin and never added, changed or deleted there (a ledger, the
+    audit log, derived tables): their writes belong to services."""
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class RadiantInline:
     """Mixin for inlines: their many-to-many and action needs are the parent's."""
 

@@ -23,6 +23,7 @@ import urllib.request
 from contextlib import contextmanager
 
 from bench.harness import HOST, ROOT, free_port
+from bench.usage import funded_tenant_key
 
 MODEL = "bench-chat"
 BODY = {"model": MODEL, "messages": [{"role": "user", "content": "Say something nice about benchmarks."}], "max_tokens": 16}
@@ -51,12 +52,8 @@ def prepare(base_url: str) -> str:
     Returns the tenant's raw API key."""
     from decimal import Decimal
 
-    from billing.models import CreditAccount
-    from billing.services import credits_grant
     from gateway.models import ModelRoute, Provider
     from models_catalog.models import AIModel
-    from tenants.models import ApiKey, Tenant
-    from tenants.services import api_key_create, api_key_revoke, tenant_create
 
     provider, _ = Provider.objects.update_or_create(slug="bench-upstream", defaults={
         "kind": "openai", "base_url": base_url, "credential": "", "timeout_seconds": 30, "max_retries": 0,
@@ -66,19 +63,7 @@ def prepare(base_url: str) -> str:
         "input_cost_per_1k": Decimal("0.001"), "output_cost_per_1k": Decimal("0.002"), "context_window": 8192,
     })
     ModelRoute.objects.update_or_create(model=model, defaults={"provider": provider, "max_output_tokens": 64})
-    tenant = Tenant.objects.filter(slug="bench-gateway").first() or tenant_create(
-        slug="bench-gateway", name="Bench gateway", tier="enterprise",
-    )
-    tenant.rps_override = tenant.burst_override = 1_000_000_000
-    tenant.daily_quota_override = 0
-    tenant.status = Tenant.Status.ACTIVE
-    tenant.save()
-    for old in ApiKey.all_tenants.filter(tenant=tenant, revoked_at__isnull=True):
-        api_key_revoke(prefix=old.prefix)
-    account = CreditAccount.all_tenants.filter(tenant=tenant).first()
-    if account is None or account.available < 10_000:
-        credits_grant(tenant=tenant, amount="1000000", reason="benchmark credits", operator="bench")
-    return api_key_create(tenant=tenant, name="bench")[1]
+    return funded_tenant_key("bench-gateway", "Bench gateway")
 
 
 def _lua(path: str, key: str | None) -> str:

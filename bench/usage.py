@@ -24,27 +24,33 @@ CREDITS = "1000000"
 BODY = {"model": "gpt-4o", "input_tokens": 1000, "output_tokens": 500}
 
 
-def prepare_tenants() -> dict:
-    """Tenants, credits and keys for the usage targets (after django.setup())."""
+def funded_tenant_key(slug: str, name: str | None = None) -> str:
+    """A raw API key of tenant ``slug`` (made if missing), active, with limits no run can
+    reach and credits enough for one, its earlier keys revoked (after django.setup())."""
     from billing.models import CreditAccount
     from billing.services import credits_grant
     from tenants.models import ApiKey, Tenant
     from tenants.services import api_key_create, api_key_revoke, tenant_create
 
-    def tenant(slug):
-        row = Tenant.objects.filter(slug=slug).first() or tenant_create(slug=slug, name=slug, tier="enterprise")
-        row.rps_override = row.burst_override = HUGE
-        row.daily_quota_override = 0
-        row.status = Tenant.Status.ACTIVE
-        row.save()
-        for old in ApiKey.all_tenants.filter(tenant=row, revoked_at__isnull=True):
-            api_key_revoke(prefix=old.prefix)
-        account = CreditAccount.all_tenants.filter(tenant=row).first()
-        if account is None or account.available < 10_000:
-            credits_grant(tenant=row, amount=CREDITS, reason="benchmark credits", operator="bench")
-        return api_key_create(tenant=row, name="bench")[1]
+    row = Tenant.objects.filter(slug=slug).first() or tenant_create(slug=slug, name=name or slug, tier="enterprise")
+    row.rps_override = row.burst_override = HUGE
+    row.daily_quota_override = 0
+    row.status = Tenant.Status.ACTIVE
+    row.save()
+    for old in ApiKey.all_tenants.filter(tenant=row, revoked_at__isnull=True):
+        api_key_revoke(prefix=old.prefix)
+    account = CreditAccount.all_tenants.filter(tenant=row).first()
+    if account is None or account.available < 10_000:
+        credits_grant(tenant=row, amount=CREDITS, reason="benchmark credits", operator="bench")
+    return api_key_create(tenant=row, name="bench")[1]
 
-    return {"hot": tenant("bench-usage-hot"), "spread": [tenant(f"bench-usage-{i:02d}") for i in range(SPREAD_TENANTS)]}
+
+def prepare_tenants() -> dict:
+    """Tenants, credits and keys for the usage targets (after django.setup())."""
+    return {
+        "hot": funded_tenant_key("bench-usage-hot"),
+        "spread": [funded_tenant_key(f"bench-usage-{i:02d}") for i in range(SPREAD_TENANTS)],
+    }
 
 
 def _lua_post(path: str, keys: list[str], extra_headers: dict[str, str] | None = None) -> str:

@@ -385,8 +385,8 @@ if RATELIMIT_IP_BURST < 1 or RATELIMIT_IP_RPS <= 0 or TRUSTED_PROXY_COUNT < 0:
 #
 # Every log record is one JSON object per line (python-json-logger): what CloudWatch Logs
 # Insights and any log shipper parse without a grok pattern. LOG_FORMAT=text for humans.
-# The request log (one line per request, logger "radiant.request") is written at INFO
-# whatever LOG_LEVEL says; REQUEST_LOG=0 turns it off. METRICS_ENABLED=0 turns metrics off.
+# The request log (one JSON line per request, "logger": "radiant.request", on stderr; in
+# either LOG_FORMAT) is written whatever LOG_LEVEL says; REQUEST_LOG=0 turns it off. METRICS_ENABLED=0 turns metrics off.
 # /metrics answers only with "Authorization: Bearer <METRICS_TOKEN>" and does not exist
 # without one (it never does on Lambda, where the metrics are EMF log lines).
 LOG_FORMAT = env("LOG_FORMAT", "json")
@@ -413,8 +413,8 @@ GATEWAY_RETRY_MAX_WAIT = float(env("GATEWAY_RETRY_MAX_WAIT", "4"))
 AUDIT_PARTITIONS_AHEAD = env_int("AUDIT_PARTITIONS_AHEAD", 3)
 
 # No formatter here writes a record's thread: not looking it up saves a little of every log
-# line's cost (one per request: docs/PERFORMANCE.md). Process ids stay: gunicorn's own log
-# format writes them (``%(process)d`` fails on a record without one).
+# record's cost. Process ids stay: gunicorn's own log format writes them (``%(process)d``
+# fails on a record without one).
 logging.logThreads = False
 
 LOGGING = {
@@ -436,7 +436,6 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
-        "radiant.request": {"level": "INFO" if REQUEST_LOG else "WARNING"},
         # httpx logs every provider call at INFO: the request log already has the request.
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},

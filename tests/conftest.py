@@ -181,8 +181,9 @@ def private_redis(settings):
 # --- no secret in any log ----------------------------------------------------------------
 #
 # Every log record the run creates (any logger, any thread) is formatted as the project
-# writes it and scanned for every API key the run created, the secret key, and anything
-# shaped like an API key. The verdict is test_log_secrets.py, which runs last.
+# writes it and scanned, with every request log line (written without ``logging``), for
+# every API key the run created, the secret key, and anything shaped like an API key. The
+# verdict is test_log_secrets.py, which runs last.
 
 KEY_SHAPE = re.compile(r"rad_[A-Za-z0-9]{8}_[A-Za-z0-9_-]{32,}")
 
@@ -191,6 +192,7 @@ class _LogScan:
     def __init__(self):
         self.keys = set()
         self.records = []
+        self.lines = []  # the request log's, as written
         self.lock = threading.Lock()
         self.scanned = 0
         self.request_lines = 0
@@ -205,18 +207,24 @@ class _LogScan:
             self.formatter = import_string(config.pop("()"))(**config)
         with self.lock:
             records, self.records = self.records, []
+            lines, self.lines = self.lines, []
             keys = set(self.keys)
         secrets_ = keys | {settings.SECRET_KEY}
-        for record in records:
-            try:
-                text = self.formatter.format(record)
-            except Exception:  # a record whose arguments do not format is not ours to judge
-                continue
+        for text in self._texts(records, lines):
             self.scanned += 1
             if '"event":"request"' in text.replace(" ", ""):
                 self.request_lines += 1
             if KEY_SHAPE.search(text) or any(secret in text for secret in secrets_):
                 self.offending.append(text)
+
+    def _texts(self, records, lines):
+        for record in records:
+            try:
+                yield self.formatter.format(record)
+            except Exception:  # a record whose arguments do not format is not ours to judge
+                continue
+        for line in lines:
+            yield line.decode(errors="replace")
 
 
 log_scan = _LogScan()
@@ -231,6 +239,21 @@ def pytest_configure(config):
         return record
 
     logging.setLogRecordFactory(factory)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _collect_request_lines():
+    """Every request log line of the run is scanned too, then written where it would go."""
+    from radiant import request_log
+
+    def scan_then_write(line: bytes):
+        with log_scan.lock:
+            log_scan.lines.append(line)
+        previous(line)
+
+    previous = request_log.write_lines_to(scan_then_write)
+    yield
+    request_log.write_lines_to(previous)
 
 
 @pytest.fixture(scope="session", autouse=True)

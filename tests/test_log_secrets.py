@@ -3,6 +3,7 @@ run (collected in tests/conftest.py; this module runs last)."""
 
 import logging
 
+from radiant import request_log
 from tests.conftest import log_scan
 
 
@@ -12,6 +13,21 @@ def test_the_scan_sees_a_key_in_a_log_record():
     already = list(log_scan.offending)
 
     logging.getLogger("radiant.test").warning("oops %s", leaked)
+    log_scan.scan()
+
+    caught = log_scan.offending[len(already):]
+    del log_scan.offending[len(already):]  # planted by this test, not a finding
+    assert len(caught) == 1 and leaked in caught[0]
+
+
+def test_the_scan_sees_a_key_in_a_request_line():
+    leaked = "rad_abcd1234_" + "t" * 40
+    log_scan.scan()
+    already = list(log_scan.offending)
+
+    destination = request_log.write_lines_to(None)  # where the run's request lines go now
+    request_log.write_lines_to(destination)
+    destination(b'{"event": "request", "route": "/' + leaked.encode() + b'"}\n')
     log_scan.scan()
 
     caught = log_scan.offending[len(already):]

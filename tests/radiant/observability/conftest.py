@@ -7,6 +7,8 @@ import pytest
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from radiant import request_log
+
 
 def project_formatter():
     """The JSON formatter exactly as settings.LOGGING configures it."""
@@ -15,7 +17,8 @@ def project_formatter():
 
 
 class Lines(logging.Handler):
-    """Log records formatted as the project writes them, parsed back from JSON."""
+    """Log records formatted as the project writes them, and the request log's lines (which
+    do not go through ``logging``), parsed back from JSON."""
 
     def __init__(self):
         super().__init__(logging.DEBUG)
@@ -35,5 +38,12 @@ def request_lines():
     handler = Lines()
     root = logging.getLogger()
     root.addHandler(handler)
+
+    def collect(line: bytes):
+        handler.text.append(line.decode())
+        previous(line)
+
+    previous = request_log.write_lines_to(collect)
     yield handler
+    request_log.write_lines_to(previous)
     root.removeHandler(handler)

@@ -4,8 +4,9 @@ Prometheus metrics across workers (``prometheus_client`` multiprocess mode): eac
 writes its counters to files in ``PROMETHEUS_MULTIPROC_DIR`` and ``/metrics``, whichever
 worker serves it, adds up the files of all of them. For that the directory must exist
 before any worker imports ``prometheus_client``, hold nothing from an earlier run, and a
-worker that exits must be marked dead so its live gauges stop counting (its counters are
-kept: a restarted worker loses no requests from the totals).
+worker that exits must write what it has summed and not yet written, and be marked dead so
+its live gauges stop counting (its counters are kept: a restarted worker loses no requests
+from the totals).
 
 This file is read by the master before it forks. When ``PROMETHEUS_MULTIPROC_DIR`` is not
 set it makes a private directory for this server (removed when the master exits), in
@@ -35,6 +36,13 @@ def on_starting(server):
     """A fresh start: values of an earlier server in the same directory would be added in."""
     for path in glob.glob(os.path.join(_directory, "*.db")):
         os.remove(path)
+
+
+def worker_exit(server, worker):
+    """The worker's last second of requests, summed in memory, into its file."""
+    from radiant import metrics
+
+    metrics.flush()
 
 
 def child_exit(server, worker):

@@ -11,8 +11,10 @@ once. Which backend:
   ``GET /metrics`` (``metrics_view``; a bearer token tenants never hold). Under gunicorn
   with several workers, multiprocess mode: every worker writes its values to files in
   ``PROMETHEUS_MULTIPROC_DIR`` and a scrape adds them up (``radiant/gunicorn_conf.py`` sets
-  the directory up and marks exited workers dead). ``prometheus_client`` is imported on
-  first use, after the fork, never on Lambda.
+  the directory up and marks exited workers dead). A worker sums its requests and writes
+  them at most once a second (``radiant/metrics/prometheus.py``): a scrape shows another
+  worker's requests within a second. ``prometheus_client`` is imported on first use, after
+  the fork, never on Lambda.
 - **CloudWatch EMF** (a request that arrived through Zappa's Lambda handler, or code running
   on Lambda): each request ends with Embedded Metric Format lines on stdout, written by
   Powertools for AWS Lambda; CloudWatch turns them into metrics in namespace ``RADIANT``.
@@ -285,6 +287,13 @@ def _backend():
 _OFF = _Off()
 
 
+def flush() -> None:
+    """Write the requests this process has summed but not yet written (a worker exiting)."""
+    found = _backends.get("prometheus")
+    if found is not None:
+        found.flush()
+
+
 def request_backend(request):
     """Where a request's metrics go: EMF for a request Zappa's Lambda handler made."""
     if "lambda.context" in request.META:
@@ -300,6 +309,7 @@ def exposition() -> tuple[bytes, str]:
     from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
     prometheus = backend("prometheus")
+    prometheus.flush()  # this process's latest requests (the others' are at most a second old)
     for hook in _on_scrape:
         hook()
     prometheus.pool_stats()

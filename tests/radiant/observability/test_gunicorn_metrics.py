@@ -6,6 +6,7 @@ import http.client
 import json
 import os
 import signal
+import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit, urlunsplit
 
@@ -59,6 +60,20 @@ def scrape(url):
     return samples(body.decode())
 
 
+def scrape_until(url, name, labels, expected, within=5.0):
+    """A scrape once ``name`` reached ``expected``: a worker writes its requests within a
+    second (radiant/metrics/prometheus.py), so the other worker's may show a scrape later.
+    Never more than expected: each request is counted once."""
+    deadline = time.monotonic() + within
+    while True:
+        found = scrape(url)
+        seen = value(found, name, **labels)
+        assert seen <= expected
+        if seen == expected or time.monotonic() > deadline:
+            return found
+        time.sleep(0.2)
+
+
 def served_by(access_log, status="200"):
     lines = [line.split() for line in access_log.read_text().splitlines() if line.strip()]
     return [pid for pid, code in lines if code == status]
@@ -84,8 +99,8 @@ def test_two_workers_count_every_request_once(server, tenant, api_client_for):
         if len(pids) == 2:
             break
     assert len(pids) == 2, "both workers served requests"
-    found = scrape(url)
     labels = {"route": "/api/v1/tenant", "method": "GET", "status_class": "2xx"}
+    found = scrape_until(url, "radiant_http_request_duration_seconds_count", labels, sent)
     assert value(found, "radiant_http_request_duration_seconds_count", **labels) == sent
     assert value(found, "radiant_http_requests_by_tier_total", tier="professional", status_class="2xx") == sent
     assert value(found, "radiant_ratelimit_decisions_total", scope="tenant", outcome="allowed") == sent
@@ -95,12 +110,13 @@ def test_two_workers_count_every_request_once(server, tenant, api_client_for):
     os.kill(int(sorted(pids)[0].strip("<>")), signal.SIGTERM)
     more = [get(url, "/api/v1/tenant", auth)[0] for _ in range(N)]
     assert more == [200] * N
-    found = scrape(url)
+    found = scrape_until(url, "radiant_http_request_duration_seconds_count", labels, sent + N)
     assert value(found, "radiant_http_request_duration_seconds_count", **labels) == sent + N
 
     # Requests that run SQL (the key list is not cached) show the workers' pools.
     assert [get(url, "/api/v1/api-keys", auth)[0] for _ in range(6)] == [200] * 6
-    found = scrape(url)
+    keys = {"route": "/api/v1/api-keys", "method": "GET", "status_class": "2xx"}
+    found = scrape_until(url, "radiant_http_request_duration_seconds_count", keys, 6)
     assert value(found, "radiant_db_queries_total") > 0
     pool_max = value(found, "radiant_db_pool_connections", alias="tenant", state="max")
     assert pool_max > 0 and pool_max % 10 == 0  # DB_POOL_MAX (10) for each live worker with a pool

@@ -178,3 +178,35 @@ def test_charges_and_refusals_are_counted(scrape, make_tenant, api_client_for):
     charged = value(after, "radiant_credits_charged_total") - value(before, "radiant_credits_charged_total")
     assert charged == pytest.approx(0.0075)
     assert value(after, "radiant_insufficient_credits_total") - value(before, "radiant_insufficient_credits_total") == 1
+
+
+def test_summed_requests_read_as_if_each_was_observed_alone():
+    """A worker writes its requests' sums once a second: what a scrape then reads is what
+    prometheus_client's own ``observe`` and ``inc`` would have left, bucket by bucket."""
+    from prometheus_client import CollectorRegistry, Histogram, generate_latest
+
+    from radiant.metrics import DURATION_BUCKETS, RequestStats
+    from radiant.metrics.prometheus import Prometheus
+
+    durations = [0.0004, 0.001, 0.003, 0.003, 0.049, 0.7, 7.0, 42.0]
+    summed = Prometheus(CollectorRegistry())
+    for seconds in durations:
+        stats = RequestStats()
+        stats.cache_hits = 1
+        summed.request(route="/api/v1/models", method="GET", status=200, tier="starter", seconds=seconds,
+                       throttle_scope="tenant", throttle="allowed", stats=stats)
+    summed.flush()
+
+    alone = CollectorRegistry()
+    histogram = Histogram("radiant_http_request_duration_seconds", "", ["route", "method", "status_class"],
+                          buckets=DURATION_BUCKETS, registry=alone)
+    for seconds in durations:
+        histogram.labels("/api/v1/models", "GET", "2xx").observe(seconds)
+    found = samples(generate_latest(summed.registry).decode())
+    expected = samples(generate_latest(alone).decode())
+    duration = {key: v for key, v in found.items() if key[0].startswith("radiant_http_request_duration_seconds_")
+                and not key[0].endswith("_created")}
+    assert duration == {key: v for key, v in expected.items() if not key[0].endswith("_created")}
+    assert value(found, "radiant_http_requests_by_tier_total", tier="starter", status_class="2xx") == len(durations)
+    assert value(found, "radiant_ratelimit_decisions_total", scope="tenant", outcome="allowed") == len(durations)
+    assert value(found, "radiant_cache_hits_total") == len(durations)

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connections, models, transaction
+from django.db.backends.signals import connection_created
+from django.dispatch import receiver
 
 OPERATOR_DB = "default"
 
@@ -176,37 +178,60 @@ def set_context(raw, tenant_id: uuid.UUID | str) -> None:
     _send_context(raw, tenant_id, _challenge(raw))
 
 
-class _SetContextOnFirstQuery:
-    """Execute wrapper on the tenant alias: opens the scope's transaction and sets context.
+def _set_context_on_first_query(execute, sql, params, many, context):
+    """Execute wrapper on the tenant alias: inside a scope, opens the scope's transaction and
+    sets the context (outside one a query runs without: RLS then shows it no row).
 
     The context and the transaction's first statement travel together (psycopg's pipeline
     mode: both are sent, then both answers read), so a transaction that reads or writes
     once costs the round trips of its BEGIN with the challenge, that pair, and its COMMIT.
     """
-
-    def __init__(self, scope: _Scope):
-        self.scope = scope
-
-    def __call__(self, execute, sql, params, many, context):
-        connection = context["connection"]
-        if not connection.in_atomic_block:
-            # Autocommit would end the transaction-local context with this very statement:
-            # hold one transaction for the rest of the scope.
-            self.scope.transaction = transaction.atomic(using=connection.alias)
-            self.scope.transaction.__enter__()
-        raw = connection.connection
-        if raw.info.transaction_status != _idle():
+    scope = _current.get()
+    if scope is None:
+        return execute(sql, params, many, context)
+    connection = context["connection"]
+    if not connection.in_atomic_block:
+        # Autocommit would end the transaction-local context with this very statement:
+        # hold one transaction for the rest of the scope.
+        scope.transaction = transaction.atomic(using=connection.alias)
+        scope.transaction.__enter__()
+    raw = connection.connection
+    if raw.info.transaction_status != _idle():
+        return execute(sql, params, many, context)
+    # A new transaction starts with this statement: the context comes first. (Errors as
+    # Django's own, so a dropped connection is seen as one.)
+    with connection.wrap_database_errors:
+        challenge = _challenge(raw)
+        if _is_server_cursor(context["cursor"]):  # DECLARE ... cannot be pipelined
+            _send_context(raw, scope.tenant_id, challenge)
             return execute(sql, params, many, context)
-        # A new transaction starts with this statement: the context comes first. (Errors as
-        # Django's own, so a dropped connection is seen as one.)
-        with connection.wrap_database_errors:
-            challenge = _challenge(raw)
-            if _is_server_cursor(context["cursor"]):  # DECLARE ... cannot be pipelined
-                _send_context(raw, self.scope.tenant_id, challenge)
-                return execute(sql, params, many, context)
-            with raw.pipeline():
-                _send_context(raw, self.scope.tenant_id, challenge)
-                return execute(sql, params, many, context)
+        with raw.pipeline():
+            _send_context(raw, scope.tenant_id, challenge)
+            return execute(sql, params, many, context)
+
+
+def _guard(connection) -> None:
+    """Give ``connection`` its wrapper: the tenant alias sets the context, the operator alias
+    refuses to run inside a scope. Nothing when there is one alias (no RLS-bound role)."""
+    tenant = tenant_db()
+    if tenant == OPERATOR_DB:
+        return
+    if connection.alias == tenant:
+        wrapper = _set_context_on_first_query
+    elif connection.alias == OPERATOR_DB:
+        wrapper = _refuse_operator_alias_in_scope
+    else:
+        return
+    if wrapper not in connection.execute_wrappers:
+        connection.execute_wrappers.append(wrapper)
+
+
+@receiver(connection_created)
+def _connection_created(sender, connection, **kwargs):
+    # Before the connection's first statement. The wrappers stay on it; a scope is only the
+    # context variable they read.
+    _guard(connection)
+
 
 
 def _is_server_cursor(cursor) -> bool:
@@ -215,10 +240,11 @@ def _is_server_cursor(cursor) -> bool:
     return isinstance(getattr(cursor, "cursor", cursor), psycopg.ServerCursor)
 
 
-def _refuse_operator_alias(execute, sql, params, many, context):
-    raise OperatorDatabaseForbidden(
-        "the operator database alias cannot be used inside a tenant scope"
-    )
+def _refuse_operator_alias_in_scope(execute, sql, params, many, context):
+    """Execute wrapper on the operator alias: nothing runs there inside a tenant scope."""
+    if _current.get() is not None:
+        raise OperatorDatabaseForbidden("the operator database alias cannot be used inside a tenant scope")
+    return execute(sql, params, many, context)
 
 
 def _idle():
@@ -236,20 +262,13 @@ class tenant_scope:
         self.tenant_id = tenant_id if isinstance(tenant_id, uuid.UUID) else uuid.UUID(str(tenant_id))
 
     def __enter__(self):
+        # Only the context variable: the connections' wrappers (below) read it when a query
+        # runs, so a scope answered from the cache costs nothing more.
         if _current.get() is not None:
             raise TenantContextError("already inside a tenant scope; scopes do not nest")
         self.scope = _Scope(self.tenant_id)
         self.token = _current.set(self.scope)
-        self.wrapped = []
-        alias = tenant_db()
-        if alias != OPERATOR_DB:
-            self._wrap(connections[alias], _SetContextOnFirstQuery(self.scope))
-            self._wrap(connections[OPERATOR_DB], _refuse_operator_alias)
         return self.scope
-
-    def _wrap(self, connection, wrapper):
-        connection.execute_wrappers.append(wrapper)
-        self.wrapped.append((connection, wrapper))
 
     def __exit__(self, exc_type, exc, tb):
         try:
@@ -259,8 +278,6 @@ class tenant_scope:
                     transaction.set_rollback(True, using=held.using)
                 held.__exit__(exc_type, exc, tb)
         finally:
-            for connection, wrapper in self.wrapped:
-                connection.execute_wrappers.remove(wrapper)
             _current.reset(self.token)
         return False
 
@@ -323,3 +340,7 @@ class TenantOwned(models.Model):
     class Meta:
         abstract = True
         default_manager_name = "all_tenants"
+
+
+for _open in connections.all(initialized_only=True):  # opened before this module was loaded
+    _guard(_open)

@@ -16,12 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.billing.conftest import priced_model  # noqa: F401  (a fixture)
-from tests.conftest import CHROMIUM
 
-LAUNCH_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 VIEWPORT = {"width": 1366, "height": 768}  # the laptop screen the console must fit
 PASSWORD = "a long test passphrase"
 SCREENSHOTS = Path(os.environ.get("RADIANT_SCREENSHOTS", Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"))
@@ -105,20 +100,6 @@ class Watched:
                 return page && (!results || results.scrollWidth <= results.clientWidth);
             }"""
         )
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    # Playwright's sync API keeps an event loop on this thread; the ORM calls a test makes
-    # between browser steps are ordinary synchronous ones.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with playwright_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.fixture

@@ -4,39 +4,29 @@ request failing and nothing logged as an error."""
 
 import pytest
 
-from tests.conftest import CHROMIUM
-from tests.radiant.test_admin_browser import LAUNCH_ARGS
-
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, databases="__all__")]
 
 
-def test_api_docs_render_every_operation_offline(live_server, monkeypatch):
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+def test_api_docs_render_every_operation_offline(live_server, browser):
     failed, errors, outside = [], [], []
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
-        try:
-            page = browser.new_page()
+    page = browser.new_page()
 
-            def route(route):  # offline: anything not served by the app fails, and is noted
-                if route.request.url.startswith(live_server.url):
-                    route.continue_()
-                else:
-                    outside.append(route.request.url)
-                    route.abort()
+    def route(route):  # offline: anything not served by the app fails, and is noted
+        if route.request.url.startswith(live_server.url):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
 
-            page.route("**/*", route)
-            page.on("requestfailed", lambda request: failed.append(request.url))
-            page.on("response", lambda response: failed.append(response.url) if response.status >= 400 else None)
-            page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-            page.on("pageerror", lambda error: errors.append(str(error)))
+    page.route("**/*", route)
+    page.on("requestfailed", lambda request: failed.append(request.url))
+    page.on("response", lambda response: failed.append(response.url) if response.status >= 400 else None)
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
 
-            page.goto(f"{live_server.url}/api/docs/")
-            page.wait_for_selector(".opblock", timeout=15_000)
-            paths = page.locator(".opblock-summary-path").all_inner_texts()
-        finally:
-            browser.close()
+    page.goto(f"{live_server.url}/api/docs/")
+    page.wait_for_selector(".opblock", timeout=15_000)
+    paths = page.locator(".opblock-summary-path").all_inner_texts()
 
     assert outside == [] and failed == [] and errors == []
     for path in ("/api/v1/tenant", "/api/v1/api-keys", "/api/v1/models", "/api/v1/config/{key}", "/api/v1/i18n/{language}"):

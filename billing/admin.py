@@ -11,7 +11,7 @@ from django.contrib import admin, messages
 
 from billing import services
 from billing.models import CreditAccount, CreditHold, CreditTransaction
-from radiant.admin import ReadOnlyAdmin, decimal_text
+from radiant.admin import ReadOnlyAdmin, decimal_column
 from tenants.models import Tenant
 
 MANUAL_TYPES = [
@@ -35,29 +35,16 @@ class LedgerAdmin(ReadOnlyAdmin):
 
 @admin.register(CreditAccount)
 class CreditAccountAdmin(LedgerAdmin):
-    list_display = ["tenant", "balance_text", "held_text", "available_text", "currency", "seq", "updated_at"]
-
-    @admin.display(description="balance", ordering="balance")
-    def balance_text(self, obj):
-        return decimal_text(obj.balance)
-
-    @admin.display(description="held", ordering="held")
-    def held_text(self, obj):
-        return decimal_text(obj.held)
-
-    @admin.display(description="available")
-    def available_text(self, obj):
-        return decimal_text(obj.available)
+    list_display = [
+        "tenant", decimal_column("balance", "balance"), decimal_column("held", "held"),
+        decimal_column("available", "available", sortable=False), "currency", "seq", "updated_at",
+    ]
     search_fields = ["tenant__slug"]
 
 
 @admin.register(CreditHold)
 class CreditHoldAdmin(LedgerAdmin):
-    list_display = ["id", "tenant", "amount_text", "status", "charged", "expires_at", "closed_at"]
-
-    @admin.display(description="amount", ordering="amount")
-    def amount_text(self, obj):
-        return decimal_text(obj.amount)
+    list_display = ["id", "tenant", decimal_column("amount", "amount"), "status", "charged", "expires_at", "closed_at"]
     list_filter = ["status"]
     search_fields = ["tenant__slug", "=id"]
 
@@ -71,23 +58,15 @@ class ManualEntryForm(forms.Form):
 
 @admin.register(CreditTransaction)
 class CreditTransactionAdmin(LedgerAdmin):
-    list_display = ["created_at", "tenant", "seq", "type", "amount_text", "balance_text", "held_text", "detail"]
+    list_display = [
+        "created_at", "tenant", "seq", "type", decimal_column("amount", "amount"),
+        decimal_column("balance_after", "balance after", sortable=False),
+        decimal_column("held_after", "held after", sortable=False), "detail",
+    ]
     list_filter = ["type", ("created_at", admin.DateFieldListFilter)]
     search_fields = ["tenant__slug", "=id", "model_slug", "operator", "reason"]
     date_hierarchy = "created_at"
     show_full_result_count = False
-
-    @admin.display(description="amount", ordering="amount")
-    def amount_text(self, obj):
-        return decimal_text(obj.amount)
-
-    @admin.display(description="balance after")
-    def balance_text(self, obj):
-        return decimal_text(obj.balance_after)
-
-    @admin.display(description="held after")
-    def held_text(self, obj):
-        return decimal_text(obj.held_after)
 
     @admin.display(description="model or operator")
     def detail(self, obj):

@@ -270,6 +270,17 @@ def decimal_text(value) -> str:
     return f"{value:,.{places}f}"
 
 
+def decimal_column(field: str, description: str, *, sortable: bool = True):
+    """A ``list_display`` column showing the amount in ``field`` with ``decimal_text``,
+    sorted by that field (``sortable=False`` for a value computed in Python)."""
+
+    def column(obj):
+        return decimal_text(getattr(obj, field))
+
+    column.__name__ = f"{field}_text"  # the cells' CSS class: field-<name>
+    return admin.display(description=description, ordering=field if sortable else None)(column)
+
+
 _AMOUNT = re.compile(r"-?\d+(\.\d+)?(E-?\d+)?")
 
 

@@ -8,7 +8,6 @@ refusal says so with ``page.expect_refusals``). Screenshots of the main pages ar
 
 import json
 import os
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -20,16 +19,6 @@ from tests.billing.conftest import priced_model  # noqa: F401  (a fixture)
 VIEWPORT = {"width": 1366, "height": 768}  # the laptop screen the console must fit
 PASSWORD = "a long test passphrase"
 SCREENSHOTS = Path(os.environ.get("RADIANT_SCREENSHOTS", Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"))
-
-
-def wait_for(predicate, timeout=20.0):
-    """Until ``predicate()`` is true (audit records arrive through the Celery worker)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
 
 
 class Watched:

@@ -10,7 +10,8 @@ from configuration.models import ConfigEntry
 from console.roles import OPERATOR, SUPPORT, roles_ensure
 from radiant.admin import RadiantInline, RadiantModelAdmin
 from tenants.models import Tenant
-from tests.console.conftest import PASSWORD, wait_for
+from tests.console.conftest import PASSWORD
+from tests.helpers import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 

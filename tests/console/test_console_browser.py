@@ -13,7 +13,8 @@ from configuration.models import ConfigEntry
 from tenants.models import ApiKey, Tenant, Tier
 from tenants.services import api_key_create
 from tests.billing.conftest import CALL
-from tests.console.conftest import api_call, wait_for
+from tests.console.conftest import api_call
+from tests.helpers import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, databases="__all__")]
 

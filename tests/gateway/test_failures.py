@@ -10,6 +10,7 @@ import pytest
 from billing.models import CreditHold
 from billing.verify import ledger_verify
 from tests.gateway.conftest import MESSAGES, PROMPT_TOKENS, UPSTREAM_KEY, balance_of, chat, cost, events, ledger_of, prompt_bytes
+from tests.helpers import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -144,7 +145,7 @@ def test_a_stream_the_client_leaves_is_settled_for_what_was_delivered(route, fun
     gate.set()  # the provider goes on; the gateway's next writes fail and it stops
 
     hold = ledger_of(tenant)[1].hold_id
-    assert wait_until(lambda: [r.type for r in ledger_of(tenant)][-1:] == ["hold_release"])
+    assert wait_for(lambda: [r.type for r in ledger_of(tenant)][-1:] == ["hold_release"])
     assert CreditHold.all_tenants.get(id=hold).status == "settled"
     (usage,) = [r for r in ledger_of(tenant) if r.type == "usage"]
     # Delivered: 3 words, and at most the couple more written into the closed socket before
@@ -152,17 +153,6 @@ def test_a_stream_the_client_leaves_is_settled_for_what_was_delivered(route, fun
     assert usage.input_tokens == PROMPT_TOKENS and 3 <= usage.output_tokens <= 6
     assert balance_of(tenant) == (Decimal("10") - cost(PROMPT_TOKENS, usage.output_tokens), 0)
     assert ledger_verify() == {}
-
-
-def wait_until(condition, timeout=20.0):
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def test_nothing_secret_reaches_the_client_or_the_problem(route, funded, upstream):
